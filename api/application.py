@@ -1,0 +1,176 @@
+"""`PupilRecords`: the application service over the pupils' encrypted event streams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+from eventsourcing.utils import get_topic
+
+from crypto.datakeys import DataKeyStore
+from crypto.envelope import stored_commitment
+from crypto.errors import KeyShredded
+from crypto.kek import KekRing
+from crypto.mapper import SealingMapper, event_type
+from domain.errors import DomainError, PupilPurged
+from domain.events import PupilRegistered
+from domain.pupil import Pupil
+
+Clock = Callable[[], datetime]
+
+
+class UnknownPupil(DomainError):
+    def __init__(self, pupil_id: object) -> None:
+        super().__init__(f"no pupil with id {pupil_id}: check the id with `chronicle pupils list`")
+        self.pupil_id = pupil_id
+
+
+class ConflictingUpdate(DomainError):
+    """Someone else saved the pupil first; re-read and try again."""
+
+    def __init__(self, pupil_id: UUID, based_on: int, current: int | None) -> None:
+        super().__init__(
+            f"pupil {pupil_id} was changed by someone else (you worked from version "
+            f"{based_on}, it is now at {current}): re-read the record and try again; "
+            "nothing was saved"
+        )
+        self.pupil_id, self.based_on, self.current = pupil_id, based_on, current
+
+
+@dataclass(frozen=True)
+class RecordEntry:
+    """One entry of a pupil's record as committed: its exact payload and commitment."""
+
+    pupil_id: UUID
+    seq: int
+    type: str
+    payload: dict[str, Any]
+    payload_bytes: bytes
+    salt: bytes
+    commitment: bytes
+
+
+class PupilRecords(Application[UUID]):
+    """Every pupil's SEND record, each an encrypted event stream under the pupil's own key."""
+
+    name = "chronicle"
+
+    def __init__(
+        self, *, database_url: str, ring: KekRing, clock: Clock | None = None
+    ) -> None:
+        self._ring = ring
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        super().__init__(
+            env={"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": database_url}
+        )
+        self.data_keys.check_keks()
+
+    # ----- wiring -----------------------------------------------------------------------
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        datastore = self.factory.datastore  # type: ignore[attr-defined]
+        self.datastore = datastore
+        self.data_keys = DataKeyStore(datastore.engine, datastore.transaction, self._ring)
+        self.data_keys.create_tables()
+        self.sealing_mapper = SealingMapper(self.construct_transcoder(), self.data_keys)
+        return self.sealing_mapper
+
+    # ----- writing ----------------------------------------------------------------------
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save pupils; a new pupil's data key commits in the same transaction as its
+        first event, and a lost race surfaces as `ConflictingUpdate` with nothing written."""
+        new = [o for o in objs if isinstance(o, Pupil) and _is_new(o)]
+        try:
+            with self.datastore.transaction(commit=True) as session:
+                now = self.clock()
+                for pupil in new:
+                    self.data_keys.new_key(pupil.id, session, now)
+                return super().save(*objs, **kwargs)
+        except IntegrityError:
+            for pupil in new:
+                self.data_keys.forget(pupil.id)
+            pupil = next(o for o in objs if isinstance(o, Pupil))
+            current = self._head_version(pupil.id)
+            raise ConflictingUpdate(pupil.id, pupil.version - 1, current) from None
+        except BaseException:
+            for pupil in new:
+                self.data_keys.forget(pupil.id)
+            raise
+
+    # ----- reading ----------------------------------------------------------------------
+
+    def get_pupil(self, pupil_id: UUID) -> Pupil:
+        try:
+            pupil = self.repository.get(pupil_id)
+        except AggregateNotFoundError:
+            raise UnknownPupil(pupil_id) from None
+        except KeyShredded as e:
+            raise PupilPurged(pupil_id, e.shredded_at.date()) from None
+        assert isinstance(pupil, Pupil)
+        return pupil
+
+    def stored_events(self, pupil_id: UUID) -> list[StoredEvent]:
+        return list(self.recorder.select_events(pupil_id))
+
+    def entries(self, pupil_id: UUID) -> list[RecordEntry]:
+        """A pupil's entries in sequence order, each with its committed payload."""
+        stored = self.stored_events(pupil_id)
+        if not stored:
+            raise UnknownPupil(pupil_id)
+        try:
+            return [self._entry(s) for s in stored]
+        except KeyShredded as e:
+            raise PupilPurged(pupil_id, e.shredded_at.date()) from None
+
+    def registrations(self) -> Iterator[RecordEntry]:
+        """Every pupil's registration entry, purged pupils skipped."""
+        topic = get_topic(PupilRegistered)
+        start: int | None = None
+        while True:
+            batch = self.recorder.select_notifications(
+                start, 500, topics=[topic], inclusive_of_start=False
+            )
+            for n in batch:
+                try:
+                    yield self._entry(n)
+                except KeyShredded:
+                    continue
+            if len(batch) < 500:
+                return
+            start = batch[-1].id
+
+    def shred(self, pupil_id: UUID) -> None:
+        """Destroy the pupil's data key (the primitive under the purge workflow)."""
+        if not self.stored_events(pupil_id):
+            raise UnknownPupil(pupil_id)
+        self.data_keys.shred(pupil_id, self.clock())
+
+    # ----- internals --------------------------------------------------------------------
+
+    def _entry(self, stored: StoredEvent) -> RecordEntry:
+        committed = self.sealing_mapper.committed(stored)
+        pupil_id = UUID(str(stored.originator_id))
+        return RecordEntry(
+            pupil_id=pupil_id,
+            seq=stored.originator_version,
+            type=event_type(stored.topic),
+            payload=json.loads(committed.payload),
+            payload_bytes=committed.payload,
+            salt=committed.salt,
+            commitment=stored_commitment(stored.state),
+        )
+
+    def _head_version(self, pupil_id: UUID) -> int | None:
+        last = self.recorder.select_events(pupil_id, desc=True, limit=1)
+        return last[0].originator_version if last else None
+
+
+def _is_new(pupil: Pupil) -> bool:
+    return any(isinstance(e, PupilRegistered) for e in pupil.pending_events)

@@ -1,0 +1,68 @@
+"""Typed settings from the environment (and `.env`), validated at start; failing closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the variable and the fix."""
+
+
+class Settings(BaseSettings):
+    """Chronicle's settings: CHRONICLE_HOME, CHRONICLE_DATABASE_URL, CHRONICLE_POLICY, CHRONICLE_ENV."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHRONICLE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    home: Path = Path("./var")
+    database_url: str | None = None
+    policy: str = "default"
+    env: Literal["development", "production"] = "development"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str | None) -> str | None:
+        if url is None or url == "":
+            return None
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+        if not url.startswith(("sqlite:///", "postgresql+psycopg2://")):
+            raise ValueError(
+                "use sqlite:////absolute/path.db or postgresql+psycopg2://user@host/db"
+            )
+        return url
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home.resolve() / "keys"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home.resolve() / "chronicle.db"
+
+    @property
+    def store_url(self) -> str:
+        """The database URL in force: the setting, or SQLite inside CHRONICLE_HOME."""
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; errors name the CHRONICLE_ variable to fix."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        problems = "; ".join(
+            f"CHRONICLE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None

@@ -1,0 +1,246 @@
+"""Key-encryption keys (KEKs): the envelope around every pupil's data key.
+
+A KEK never enters the database. The port is `KeyEncryptionKey` (wrap and unwrap one data
+key) and `KekRing` (the current KEK for new wraps, older ones by key id for unwrapping). The
+file ring keeps each KEK in `CHRONICLE_HOME/keys/kek-<kid>.json`, mode 0600; a KMS or Vault
+adapter implements the same two protocols with remote wrap/unwrap calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from crypto.errors import KeyEncryptionKeyError
+
+_NONCE = 12
+
+
+class KeyEncryptionKey(Protocol):
+    """Wraps and unwraps data keys; `kid` names it so data keys record which KEK wrapped them."""
+
+    @property
+    def kid(self) -> str: ...
+
+    @property
+    def development(self) -> bool: ...
+
+    def wrap(self, data_key: bytes, owner: UUID) -> bytes: ...
+
+    def unwrap(self, wrapped: bytes, owner: UUID) -> bytes: ...
+
+
+class KekRing(Protocol):
+    """The set of KEKs an installation holds: one current, older ones kept for unwrapping."""
+
+    def current(self) -> KeyEncryptionKey: ...
+
+    def get(self, kid: str) -> KeyEncryptionKey: ...
+
+    def add_new(self) -> KeyEncryptionKey:
+        """Create a new KEK and make it current (the first step of a rotation)."""
+        ...
+
+    def retire(self, kid: str) -> None:
+        """Stop offering `kid`: no data key is wrapped under it any more."""
+        ...
+
+
+class LocalKek:
+    """An AES-256-GCM KEK held in this process; the wrap is bound to the owner and the kid."""
+
+    def __init__(self, kid: str, key: bytes, development: bool) -> None:
+        if len(key) != 32:
+            raise KeyEncryptionKeyError(f"KEK {kid} must be 32 bytes, not {len(key)}")
+        self._kid, self._aead, self._development = kid, AESGCM(key), development
+
+    @property
+    def kid(self) -> str:
+        return self._kid
+
+    @property
+    def development(self) -> bool:
+        return self._development
+
+    def wrap(self, data_key: bytes, owner: UUID) -> bytes:
+        """Encrypt a data key under this KEK, bound to its owner (the pupil id)."""
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, data_key, self._aad(owner))
+
+    def unwrap(self, wrapped: bytes, owner: UUID) -> bytes:
+        """Recover a data key; a wrong KEK or a key moved to another owner is refused."""
+        try:
+            return self._aead.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], self._aad(owner))
+        except InvalidTag:
+            raise KeyEncryptionKeyError(
+                f"key-encryption key {self._kid} cannot unwrap the data key of {owner}: "
+                "the key file is not the one these keys were wrapped with"
+            ) from None
+
+    def _aad(self, owner: UUID) -> bytes:
+        return b"chronicle-data-key|" + self._kid.encode() + b"|" + owner.bytes
+
+
+class InMemoryKekRing:
+    """A KEK ring for tests: nothing touches the disk."""
+
+    def __init__(self, development: bool = True) -> None:
+        self._development = development
+        self._keks: dict[str, LocalKek] = {}
+        self._current = self.add_new()
+
+    def current(self) -> KeyEncryptionKey:
+        return self._current
+
+    def get(self, kid: str) -> KeyEncryptionKey:
+        try:
+            return self._keks[kid]
+        except KeyError:
+            raise KeyEncryptionKeyError(f"key-encryption key {kid} is not available") from None
+
+    def add_new(self) -> KeyEncryptionKey:
+        kek = LocalKek(_new_kid(), secrets.token_bytes(32), self._development)
+        self._keks[kek.kid] = self._current = kek
+        return kek
+
+    def retire(self, kid: str) -> None:
+        if kid == self._current.kid:
+            raise KeyEncryptionKeyError("the current key-encryption key cannot be retired")
+        self._keks.pop(kid, None)
+
+
+class FileKekRing:
+    """KEKs in files under `keys_dir`; retired ones move to `keys_dir/retired/`.
+
+    Keep retired files as long as any backup older than the rotation exists: restoring such
+    a backup needs them (see docs/operations.md).
+    """
+
+    def __init__(self, keys_dir: Path, *, allow_development: bool = True) -> None:
+        self.keys_dir = keys_dir
+        self.allow_development = allow_development
+        self._cache: dict[str, LocalKek] = {}
+        self._current: tuple[int, LocalKek] | None = None  # (folder mtime, KEK)
+        if not self._active_files():
+            raise KeyEncryptionKeyError(
+                f"no key-encryption key in {keys_dir}: run `chronicle init` to create one, "
+                "or restore the keys folder from your key backup"
+            )
+
+    @classmethod
+    def create(cls, keys_dir: Path, *, development: bool) -> FileKekRing:
+        """Create the keys folder and a first KEK; never overwrites an existing KEK."""
+        keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not cls._active_files_in(keys_dir):
+            _write_kek_file(keys_dir, development)
+        return cls(keys_dir, allow_development=development)
+
+    def current(self) -> KeyEncryptionKey:
+        # Re-read only when the folder changed, so a rotation by another process is seen
+        # by the next wrap without a directory scan per pupil.
+        mtime = self.keys_dir.stat().st_mtime_ns
+        if self._current is not None and self._current[0] == mtime:
+            return self._current[1]
+        files = self._active_files()
+        if not files:
+            raise KeyEncryptionKeyError(f"no key-encryption key in {self.keys_dir}")
+        newest = self._load(max(files, key=lambda p: (str(_read(p)["created_at"]), p.name)))
+        self._current = (mtime, newest)
+        return newest
+
+    def get(self, kid: str) -> KeyEncryptionKey:
+        if kid in self._cache:
+            return self._cache[kid]
+        for path in (self._path(kid), self.keys_dir / "retired" / self._path(kid).name):
+            if path.exists():
+                return self._load(path)
+        raise KeyEncryptionKeyError(
+            f"key-encryption key {kid} is missing: expected {self._path(kid)}. Restore it "
+            "from your key backup; without it the pupils' data keys cannot be unwrapped"
+        )
+
+    def add_new(self) -> KeyEncryptionKey:
+        previous = {p.name for p in self._active_files()}
+        path = _write_kek_file(self.keys_dir, development=self._is_development(previous))
+        return self._load(path)
+
+    def retire(self, kid: str) -> None:
+        if kid == self.current().kid:
+            raise KeyEncryptionKeyError("the current key-encryption key cannot be retired")
+        retired = self.keys_dir / "retired"
+        retired.mkdir(exist_ok=True, mode=0o700)
+        self._path(kid).rename(retired / self._path(kid).name)
+
+    def _is_development(self, names: set[str]) -> bool:
+        return any(_read(self.keys_dir / n).get("development", False) for n in names)
+
+    def _path(self, kid: str) -> Path:
+        return self.keys_dir / f"kek-{kid}.json"
+
+    def _active_files(self) -> list[Path]:
+        return self._active_files_in(self.keys_dir)
+
+    @staticmethod
+    def _active_files_in(keys_dir: Path) -> list[Path]:
+        return sorted(keys_dir.glob("kek-*.json")) if keys_dir.is_dir() else []
+
+    def _load(self, path: Path) -> LocalKek:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise KeyEncryptionKeyError(
+                f"key file {path} is readable by other users (mode {mode:o}): "
+                f"run `chmod 600 {path}`"
+            )
+        data = _read(path)
+        try:
+            kek = LocalKek(str(data["kid"]), bytes.fromhex(str(data["key"])),
+                           bool(data.get("development", False)))
+        except (KeyError, ValueError) as e:
+            raise KeyEncryptionKeyError(f"key file {path} is damaged: {e}") from None
+        if kek.development and not self.allow_development:
+            raise KeyEncryptionKeyError(
+                f"key file {path} holds a development key and CHRONICLE_ENV is production: "
+                "create production keys with `CHRONICLE_ENV=production chronicle init` "
+                "in a new CHRONICLE_HOME"
+            )
+        self._cache[kek.kid] = kek
+        return kek
+
+
+def _new_kid() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
+
+
+def _read(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise KeyEncryptionKeyError(f"key file {path} cannot be read: {e}") from None
+    if not isinstance(data, dict):
+        raise KeyEncryptionKeyError(f"key file {path} is damaged: not a JSON object")
+    return data
+
+
+def _write_kek_file(keys_dir: Path, development: bool) -> Path:
+    kid = _new_kid()
+    path = keys_dir / f"kek-{kid}.json"
+    body = json.dumps({
+        "kid": kid,
+        "key": secrets.token_hex(32),
+        "created_at": datetime.now(UTC).isoformat(),
+        "development": development,
+        "purpose": "Chronicle key-encryption key: wraps every pupil's data key. Back it up.",
+    })
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(body)
+    return path
