@@ -61,9 +61,7 @@ class PupilRecords(Application[UUID]):
 
     name = "chronicle"
 
-    def __init__(
-        self, *, database_url: str, ring: KekRing, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, *, database_url: str, ring: KekRing, clock: Clock | None = None) -> None:
         self._ring = ring
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         super().__init__(
@@ -86,7 +84,7 @@ class PupilRecords(Application[UUID]):
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save pupils; a new pupil's data key commits in the same transaction as its
         first event, and a lost race surfaces as `ConflictingUpdate` with nothing written."""
-        new = [o for o in objs if isinstance(o, Pupil) and _is_new(o)]
+        new: list[Pupil] = [o for o in objs if isinstance(o, Pupil) and _is_new(o)]
         try:
             with self.datastore.transaction(commit=True) as session:
                 now = self.clock()
@@ -94,11 +92,11 @@ class PupilRecords(Application[UUID]):
                     self.data_keys.new_key(pupil.id, session, now)
                 return super().save(*objs, **kwargs)
         except IntegrityError:
-            for pupil in new:
-                self.data_keys.forget(pupil.id)
-            pupil = next(o for o in objs if isinstance(o, Pupil))
-            current = self._head_version(pupil.id)
-            raise ConflictingUpdate(pupil.id, pupil.version - 1, current) from None
+            for new_pupil in new:
+                self.data_keys.forget(new_pupil.id)
+            first: Pupil = next(o for o in objs if isinstance(o, Pupil))
+            current = self._head_version(first.id)
+            raise ConflictingUpdate(first.id, first.version - 1, current) from None
         except BaseException:
             for pupil in new:
                 self.data_keys.forget(pupil.id)

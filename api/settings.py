@@ -14,7 +14,7 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    """Chronicle's settings: CHRONICLE_HOME, CHRONICLE_DATABASE_URL, CHRONICLE_POLICY, CHRONICLE_ENV."""
+    """CHRONICLE_HOME, CHRONICLE_DATABASE_URL, CHRONICLE_POLICY and CHRONICLE_ENV."""
 
     model_config = SettingsConfigDict(
         env_prefix="CHRONICLE_", env_file=".env", extra="ignore", frozen=True

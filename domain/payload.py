@@ -12,7 +12,6 @@ import types
 import typing
 from datetime import UTC, date, datetime
 from enum import Enum
-from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -70,7 +69,7 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"cannot put a {type(value).__name__} in an event payload")
 
 
-def _decode(hint: Any, value: Any) -> Any:  # noqa: PLR0911 - one branch per JSON shape
+def _decode(hint: Any, value: Any) -> Any:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None:
@@ -96,6 +95,10 @@ def _decode(hint: Any, value: Any) -> Any:  # noqa: PLR0911 - one branch per JSO
     return value
 
 
-@cache
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
 def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]

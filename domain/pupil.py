@@ -131,8 +131,13 @@ class Pupil(Aggregate):
             kind = "primary" if primary else "secondary"
             raise InvalidEntry(f"{need.value} is already recorded as the {kind} need")
         self._record(
-            NeedRecorded, recorded_by, happened_on, recorded_at,
-            need=need, primary=primary, notes=notes,
+            NeedRecorded,
+            recorded_by,
+            happened_on,
+            recorded_at,
+            need=need,
+            primary=primary,
+            notes=notes,
         )
 
     def withdraw_need(
@@ -152,9 +157,7 @@ class Pupil(Aggregate):
                 "record another primary need first, or change the register status"
             )
         _require_text("reason", reason)
-        self._record(
-            NeedWithdrawn, recorded_by, happened_on, recorded_at, need=need, reason=reason
-        )
+        self._record(NeedWithdrawn, recorded_by, happened_on, recorded_at, need=need, reason=reason)
 
     def change_register_status(
         self,
@@ -231,8 +234,13 @@ class Pupil(Aggregate):
         if proposed_by == approved_by:
             raise InvalidEntry("a purge needs two different people: proposer and approver")
         self._record(
-            RecordsPurged, recorded_by, happened_on, recorded_at,
-            proposed_by=proposed_by, approved_by=approved_by, reason=reason,
+            RecordsPurged,
+            recorded_by,
+            happened_on,
+            recorded_at,
+            proposed_by=proposed_by,
+            approved_by=approved_by,
+            reason=reason,
         )
 
     # ----- queries ----------------------------------------------------------------------

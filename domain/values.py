@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from domain.errors import InvalidUPN
@@ -36,6 +37,16 @@ def validate_upn(upn: str) -> str:
             f"with {expected!r}; check the number against the pupil's record"
         )
     return upn
+
+
+def year_group_on(registered_year_group: int, registered_on: date, day: date) -> int:
+    """The year group on `day` of a pupil registered in a year group; pupils move up each
+    September."""
+
+    def school_year(d: date) -> int:
+        return d.year if d.month >= 9 else d.year - 1
+
+    return registered_year_group + max(0, school_year(day) - school_year(registered_on))
 
 
 class Role(StrEnum):

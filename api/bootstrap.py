@@ -1,0 +1,79 @@
+"""The composition root: builds the application from settings. Nothing connects at import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy.exc
+from eventsourcing import persistence
+from sqlalchemy.engine import make_url
+
+from api.application import Clock, PupilRecords
+from api.settings import Settings
+from crypto.kek import FileKekRing
+from crypto.signing import create_signing_key, load_signing_key, public_key_hex
+
+
+class SetupError(Exception):
+    """The installation is not set up (or not reachable); the message says what to run."""
+
+
+class StoreUnavailable(SetupError):
+    pass
+
+
+_UNREACHABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+)
+
+
+@dataclass(frozen=True)
+class InitReport:
+    home: Path
+    database: str
+    created_keys: bool
+    public_key: str
+
+
+def init_home(settings: Settings) -> InitReport:
+    """Create CHRONICLE_HOME, its keys (0600) and the database tables; never overwrite keys."""
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    existed = any(settings.keys_dir.glob("kek-*.json")) if settings.keys_dir.exists() else False
+    FileKekRing.create(settings.keys_dir, development=not settings.production)
+    create_signing_key(settings.keys_dir)
+    open_records(settings).close()
+    return InitReport(
+        home=home,
+        database=display_url(settings.store_url),
+        created_keys=not existed,
+        public_key=public_key_hex(load_signing_key(settings.keys_dir)),
+    )
+
+
+def open_records(settings: Settings, clock: Clock | None = None) -> PupilRecords:
+    """Open the pupil records named by the settings, failing closed on any key problem."""
+    home = settings.home.resolve()
+    if not home.is_dir():
+        raise SetupError(
+            f"CHRONICLE_HOME {home} does not exist: run `chronicle init` first, or set "
+            "CHRONICLE_HOME to your installation's folder"
+        )
+    ring = FileKekRing(settings.keys_dir, allow_development=not settings.production)
+    try:
+        return PupilRecords(database_url=settings.store_url, ring=ring, clock=clock)
+    except _UNREACHABLE as e:
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise StoreUnavailable(
+            f"cannot reach the database at {display_url(settings.store_url)}: {reason}. "
+            "Check CHRONICLE_DATABASE_URL and that the server is running"
+        ) from None
+
+
+def display_url(url: str) -> str:
+    """The URL with any password hidden, safe for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
