@@ -106,7 +106,7 @@ class PupilRecords(Application[UUID]):
 
     def get_pupil(self, pupil_id: UUID) -> Pupil:
         try:
-            pupil = self.repository.get(pupil_id)
+            pupil: Any = self.repository.get(pupil_id)
         except AggregateNotFoundError:
             raise UnknownPupil(pupil_id) from None
         except KeyShredded as e:

@@ -164,7 +164,7 @@ class DataKeyStore:
             .values(wrapped=None, shredded_at=now)
         )
         if session is not None:
-            result = session.execute(statement)
+            result: Any = session.execute(statement)
         else:
             with self._transaction(True) as own:
                 result = own.execute(statement)
@@ -216,16 +216,19 @@ class DataKeyStore:
                     select(data_keys.c.kid).where(data_keys.c.wrapped.is_not(None)).distinct()
                 ).scalars()
             )
-            old = session.execute(
-                select(kek_registry.c.kid).where(
-                    kek_registry.c.retired_at.is_(None), kek_registry.c.kid != current
+            old = (
+                session.execute(
+                    select(kek_registry.c.kid).where(
+                        kek_registry.c.retired_at.is_(None), kek_registry.c.kid != current
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             for kid in old:
                 if kid not in in_use:
                     session.execute(
-                        update(kek_registry).where(kek_registry.c.kid == kid)
-                        .values(retired_at=now)
+                        update(kek_registry).where(kek_registry.c.kid == kid).values(retired_at=now)
                     )
         for kid in old:
             if kid not in in_use:
@@ -238,14 +241,10 @@ class DataKeyStore:
     # ----- internals --------------------------------------------------------------------
 
     def _register(self, kid: str, session: Session, now: datetime) -> None:
-        known = session.execute(
-            select(kek_registry.c.kid).where(kek_registry.c.kid == kid)
-        ).first()
+        known = session.execute(select(kek_registry.c.kid).where(kek_registry.c.kid == kid)).first()
         if known is None:
             check = self.ring.get(kid).wrap(_CHECK_KEY, _CHECK_OWNER)
-            session.execute(
-                insert(kek_registry).values(kid=kid, check_value=check, created_at=now)
-            )
+            session.execute(insert(kek_registry).values(kid=kid, check_value=check, created_at=now))
 
     def _remember(self, owner: UUID, key: bytes) -> None:
         with self._lock:

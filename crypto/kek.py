@@ -202,8 +202,11 @@ class FileKekRing:
             )
         data = _read(path)
         try:
-            kek = LocalKek(str(data["kid"]), bytes.fromhex(str(data["key"])),
-                           bool(data.get("development", False)))
+            kek = LocalKek(
+                str(data["kid"]),
+                bytes.fromhex(str(data["key"])),
+                bool(data.get("development", False)),
+            )
         except (KeyError, ValueError) as e:
             raise KeyEncryptionKeyError(f"key file {path} is damaged: {e}") from None
         if kek.development and not self.allow_development:
@@ -233,13 +236,15 @@ def _read(path: Path) -> dict[str, object]:
 def _write_kek_file(keys_dir: Path, development: bool) -> Path:
     kid = _new_kid()
     path = keys_dir / f"kek-{kid}.json"
-    body = json.dumps({
-        "kid": kid,
-        "key": secrets.token_hex(32),
-        "created_at": datetime.now(UTC).isoformat(),
-        "development": development,
-        "purpose": "Chronicle key-encryption key: wraps every pupil's data key. Back it up.",
-    })
+    body = json.dumps(
+        {
+            "kid": kid,
+            "key": secrets.token_hex(32),
+            "created_at": datetime.now(UTC).isoformat(),
+            "development": development,
+            "purpose": "Chronicle key-encryption key: wraps every pupil's data key. Back it up.",
+        }
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(body)

@@ -45,9 +45,7 @@ class SealingMapper(Mapper[UUID]):
             state = seal_clear(payload)
         else:
             state = seal(self.data_keys.key(pupil_id), pupil_id, seq, cls.__name__, payload)
-        return StoredEvent(
-            originator_id=pupil_id, originator_version=seq, topic=topic, state=state
-        )
+        return StoredEvent(originator_id=pupil_id, originator_version=seq, topic=topic, state=state)
 
     def committed(self, stored: StoredEvent) -> Committed:
         """The salt and exact payload bytes committed for a stored event (for exports)."""
