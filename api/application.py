@@ -79,6 +79,11 @@ class PupilRecords(Application[UUID]):
         self.sealing_mapper = SealingMapper(self.construct_transcoder(), self.data_keys)
         return self.sealing_mapper
 
+    def close(self) -> None:
+        super().close()
+        if self.datastore.engine is not None:
+            self.datastore.engine.dispose()
+
     # ----- writing ----------------------------------------------------------------------
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:

@@ -1,0 +1,225 @@
+"""Contract tests of the encrypted per-pupil store: one class, run on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from api.application import ConflictingUpdate, PupilRecords, UnknownPupil
+from crypto.errors import KeyEncryptionKeyError, TamperedEvent
+from crypto.kek import InMemoryKekRing
+from domain.errors import PupilPurged
+from tests.conftest import OpenRecords, Store
+from tests.factories import a_pupil, add_concern
+
+DISTINCTIVE = "Xanthippe"
+DISTINCTIVE_FAMILY = "Wolstenholme-Quibble"
+
+
+def _raw(store: Store, sql: str, **params: object) -> list[tuple[object, ...]]:
+    engine = create_engine(store.url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _event_count(store: Store) -> int:
+    return int(_raw(store, "SELECT count(*) FROM chronicle_events")[0][0])  # type: ignore[call-overload]
+
+
+class TestPupilStore:
+    def test_round_trip(self, records: PupilRecords) -> None:
+        pupil = a_pupil(concerns=2)
+        records.save(pupil)
+        loaded = records.get_pupil(pupil.id)
+        assert loaded.legal_given_names == "Zebedee"
+        assert loaded.version == 3
+        entries = records.entries(pupil.id)
+        assert [e.seq for e in entries] == [1, 2, 3]
+        assert [e.type for e in entries] == ["PupilRegistered", "ConcernRaised", "ConcernRaised"]
+
+    def test_unknown_pupil(self, records: PupilRecords) -> None:
+        from uuid import uuid4
+
+        with pytest.raises(UnknownPupil, match="no pupil with id"):
+            records.get_pupil(uuid4())
+
+    def test_ciphertext_moved_to_another_pupil_fails_clearly(
+        self, records: PupilRecords, store: Store
+    ) -> None:
+        a, b = a_pupil("Ann"), a_pupil("Bea")
+        records.save(a)
+        records.save(b)
+        rows = _rows(store)  # a: notification ids 1, 2; b: 3, 4
+        _set_state(store, rows[3][0], rows[1][1])
+        with pytest.raises(TamperedEvent, match=r"entry 2 \(ConcernRaised\) of pupil .* altered"):
+            records.entries(b.id)
+        assert records.get_pupil(a.id).legal_given_names == "Ann"
+
+    def test_ciphertext_moved_to_another_position_fails_clearly(
+        self, records: PupilRecords, store: Store
+    ) -> None:
+        pupil = a_pupil(concerns=2)
+        records.save(pupil)
+        rows = _rows(store)
+        _set_state(store, rows[2][0], rows[1][1])
+        with pytest.raises(TamperedEvent, match="entry 3"):
+            records.entries(pupil.id)
+
+    def test_flipped_byte_fails_clearly(self, records: PupilRecords, store: Store) -> None:
+        pupil = a_pupil()
+        records.save(pupil)
+        notification_id, state = _rows(store)[1]
+        flipped = bytearray(state)
+        flipped[-5] ^= 0x01
+        _set_state(store, notification_id, bytes(flipped))
+        with pytest.raises(TamperedEvent, match="entry 2"):
+            records.entries(pupil.id)
+
+    def test_wrong_kek_is_refused_before_anything_is_written(
+        self, open_records: OpenRecords, store: Store
+    ) -> None:
+        first = open_records()
+        first.save(a_pupil())
+        before = _event_count(store)
+        with pytest.raises(KeyEncryptionKeyError, match="not available|does not match"):
+            open_records(InMemoryKekRing())
+        assert _event_count(store) == before
+
+    def test_kek_rotation_keeps_every_pupil_readable_without_the_old_kek(
+        self, open_records: OpenRecords
+    ) -> None:
+        ring = InMemoryKekRing()
+        records = open_records(ring)
+        pupils = [a_pupil(f"P{n}") for n in range(5)]
+        records.save(*pupils)
+        old_kid = ring.current().kid
+        new_kid, count = records.data_keys.rotate(records.clock())
+        assert count == 5 and new_kid != old_kid
+        with pytest.raises(KeyEncryptionKeyError):
+            ring.get(old_kid)  # retired: gone from the ring
+        reopened = open_records(ring)
+        assert [reopened.get_pupil(p.id).legal_given_names for p in pupils] == [
+            f"P{n}" for n in range(5)
+        ]
+
+    def test_no_plaintext_at_rest(self, records: PupilRecords, store: Store) -> None:
+        pupil = a_pupil(DISTINCTIVE, DISTINCTIVE_FAMILY)
+        add_concern(pupil, f"{DISTINCTIVE} hides under the table during phonics")
+        records.save(pupil)
+        records.save(*(a_pupil(f"Other{n}") for n in range(3)))
+        for needle in (DISTINCTIVE, DISTINCTIVE_FAMILY, "phonics", pupil.upn):
+            assert needle.encode() not in _all_stored_bytes(store), needle
+
+    def test_shred_one_pupil_of_many(self, records: PupilRecords) -> None:
+        pupils = [a_pupil(f"P{n}", concerns=3) for n in range(6)]
+        records.save(*pupils)
+        victim = pupils[2]
+        records.shred(victim.id)
+        with pytest.raises(PupilPurged, match=f"records of pupil {victim.id} were purged on"):
+            records.get_pupil(victim.id)
+        with pytest.raises(PupilPurged):
+            records.entries(victim.id)
+        for other in pupils[:2] + pupils[3:]:
+            assert records.get_pupil(other.id).version == 4
+        assert victim.id not in {e.pupil_id for e in records.registrations()}
+
+    def test_shred_is_seen_by_a_second_process(self, open_records: OpenRecords) -> None:
+        ring = InMemoryKekRing()
+        one, two = open_records(ring), open_records(ring)
+        pupil = a_pupil()
+        one.save(pupil)
+        assert two.get_pupil(pupil.id).version == 2
+        one.shred(pupil.id)
+        two.data_keys.forget(pupil.id)  # a second process reads the key afresh
+        with pytest.raises(PupilPurged):
+            two.get_pupil(pupil.id)
+
+    def test_concurrent_saves_one_wins_other_conflicts(self, open_records: OpenRecords) -> None:
+        ring = InMemoryKekRing()
+        one, two = open_records(ring), open_records(ring)
+        pupil = a_pupil()
+        one.save(pupil)
+        mine, theirs = one.get_pupil(pupil.id), two.get_pupil(pupil.id)
+        add_concern(mine, "first writer")
+        add_concern(theirs, "second writer")
+        one.save(mine)
+        with pytest.raises(ConflictingUpdate, match="worked from version 2, it is now at 3"):
+            two.save(theirs)
+        descriptions = [e.payload.get("description") for e in one.entries(pupil.id)]
+        assert descriptions[-1] == "first writer" and "second writer" not in descriptions
+
+    def test_racing_threads_never_half_write(self, open_records: OpenRecords) -> None:
+        ring = InMemoryKekRing()
+        apps = [open_records(ring) for _ in range(4)]
+        pupil = a_pupil(concerns=0)
+        apps[0].save(pupil)
+        outcomes: list[str] = []
+        barrier = threading.Barrier(len(apps))
+
+        def writer(app: PupilRecords, n: int) -> None:
+            p = app.get_pupil(pupil.id)
+            for k in range(3):
+                add_concern(p, f"writer {n} entry {k}")
+            barrier.wait()
+            try:
+                app.save(p)
+                outcomes.append("saved")
+            except ConflictingUpdate:
+                outcomes.append("conflict")
+
+        threads = [threading.Thread(target=writer, args=(a, n)) for n, a in enumerate(apps)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes.count("saved") == 1 and outcomes.count("conflict") == 3
+        entries = apps[0].entries(pupil.id)
+        assert [e.seq for e in entries] == [1, 2, 3, 4]
+        writers = {e.payload["description"].split()[1] for e in entries[1:]}
+        assert len(writers) == 1  # all three entries came from the one winner
+
+    def test_registering_the_same_pupil_twice_leaves_the_first_intact(
+        self, records: PupilRecords, store: Store
+    ) -> None:
+        pupil = a_pupil("First")
+        records.save(pupil)
+        clash = a_pupil("Second", pupil_id=pupil.id)
+        with pytest.raises(ConflictingUpdate):
+            records.save(clash)
+        records.data_keys.forget(pupil.id)
+        assert records.get_pupil(pupil.id).legal_given_names == "First"
+        assert _event_count(store) == 2
+
+
+def _rows(store: Store) -> list[tuple[int, bytes]]:
+    """(notification id, state) of every stored event, in commit order."""
+    rows = _raw(store, "SELECT id, state FROM chronicle_events ORDER BY id")
+    return [(int(r[0]), bytes(r[1])) for r in rows]  # type: ignore[call-overload,arg-type]
+
+
+def _set_state(store: Store, notification_id: int, state: bytes) -> None:
+    _raw(store, "UPDATE chronicle_events SET state = :s WHERE id = :i", s=state, i=notification_id)
+
+
+def _all_stored_bytes(store: Store) -> bytes:
+    """Every byte the store holds: the SQLite files (with -wal/-shm), or a pg_dump."""
+    if store.sqlite_path is not None:
+        files = [Path(f"{store.sqlite_path}{suffix}") for suffix in ("", "-wal", "-shm")]
+        return b"".join(f.read_bytes() for f in files if f.exists())
+    assert store.database and store.schema
+    url = store.database.replace("postgresql+psycopg2://", "postgresql://")
+    dump = subprocess.run(
+        ["pg_dump", "--schema", store.schema, "--dbname", url],
+        capture_output=True,
+        check=True,
+    )
+    assert b"chronicle_events" in dump.stdout  # the dump really holds the tables
+    return dump.stdout
