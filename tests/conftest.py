@@ -46,7 +46,7 @@ def pg_database() -> Iterator[str]:
     engine = _admin_engine(PG_ADMIN_URL)
     try:
         conn = engine.connect()
-    except Exception as e:  # noqa: BLE001 - any failure to connect is the same failure
+    except Exception as e:  # any failure to connect is the same failure
         pytest.fail(
             f"PostgreSQL is unreachable at {PG_ADMIN_URL} ({type(e).__name__}). Start it with "
             "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, "

@@ -89,7 +89,7 @@ class TestPupilStore:
         first = open_records()
         first.save(a_pupil())
         before = _event_count(store)
-        with pytest.raises(KeyEncryptionKeyError, match="not available|does not match"):
+        with pytest.raises(KeyEncryptionKeyError, match=r"not available|does not match"):
             open_records(InMemoryKekRing())
         assert _event_count(store) == before
 
