@@ -7,8 +7,13 @@ from typing import Any
 
 import pytest
 
-from domain.errors import DateOutOfRange, InvalidEntry, InvalidUPN, PupilPurged
-from domain.errors import TransitionNotAllowed
+from domain.errors import (
+    DateOutOfRange,
+    InvalidEntry,
+    InvalidUPN,
+    PupilPurged,
+    TransitionNotAllowed,
+)
 from domain.events import EVENT_TYPES, PupilRegistered
 from domain.pupil import Pupil
 from domain.values import NeedType, RegisterStatus, SubFlag
