@@ -211,3 +211,7 @@ def main() -> None:
     except (*_OPERATOR_ERRORS, CommandFailed) as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
