@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
     Column,
     DateTime,
@@ -62,6 +63,8 @@ kek_registry = Table(
     Column("retired_at", DateTime(timezone=True), nullable=True),
 )
 
+_INSERT_KEY = insert(data_keys)
+
 Transaction = Callable[[bool], AbstractContextManager[Session]]
 
 
@@ -74,7 +77,7 @@ class DataKeyStore:
         self._engine = engine
         self._transaction = transaction
         self.ring = ring
-        self._cache: OrderedDict[UUID, bytes] = OrderedDict()
+        self._cache: OrderedDict[UUID, AESGCM] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -111,24 +114,23 @@ class DataKeyStore:
 
     # ----- data keys --------------------------------------------------------------------
 
-    def new_key(self, owner: UUID, session: Session, now: datetime) -> bytes:
+    def new_key(self, owner: UUID, session: Session, now: datetime) -> None:
         """Create, wrap and insert a data key inside the caller's transaction."""
         kek = self.ring.current()
         key = secrets.token_bytes(32)
-        session.execute(
-            insert(data_keys).values(
-                owner=owner, kid=kek.kid, wrapped=kek.wrap(key, owner), created_at=now
-            )
+        # A prebuilt statement on the session's connection: this runs once per new pupil,
+        # inside the save, so it skips the ORM layer and statement re-construction.
+        session.connection().execute(
+            _INSERT_KEY,
+            {"owner": owner, "kid": kek.kid, "wrapped": kek.wrap(key, owner), "created_at": now},
         )
         self._remember(owner, key)
-        return key
 
-    def key(self, owner: UUID) -> bytes:
-        """The unwrapped data key of `owner`; raises if it was shredded or never existed."""
-        with self._lock:
-            if owner in self._cache:
-                self._cache.move_to_end(owner)
-                return self._cache[owner]
+    def cipher(self, owner: UUID) -> AESGCM:
+        """AES-256-GCM under `owner`'s data key; raises if it was shredded or never existed."""
+        aead = self._cache.get(owner)  # a dict read is atomic; the lock guards writes
+        if aead is not None:
+            return aead
         with self._transaction(False) as session:
             row = session.execute(
                 select(data_keys.c.kid, data_keys.c.wrapped, data_keys.c.shredded_at).where(
@@ -140,9 +142,7 @@ class DataKeyStore:
         kid, wrapped, shredded_at = row
         if wrapped is None:
             raise KeyShredded(owner, _utc(shredded_at))
-        key = self.ring.get(kid).unwrap(bytes(wrapped), owner)
-        self._remember(owner, key)
-        return key
+        return self._remember(owner, self.ring.get(kid).unwrap(bytes(wrapped), owner))
 
     def forget(self, owner: UUID) -> None:
         """Drop a cached key (after a rolled-back first save, or a shred)."""
@@ -246,12 +246,14 @@ class DataKeyStore:
             check = self.ring.get(kid).wrap(_CHECK_KEY, _CHECK_OWNER)
             session.execute(insert(kek_registry).values(kid=kid, check_value=check, created_at=now))
 
-    def _remember(self, owner: UUID, key: bytes) -> None:
+    def _remember(self, owner: UUID, key: bytes) -> AESGCM:
+        # Only the cipher object is cached; it holds the key schedule, not a bytes copy.
+        aead = AESGCM(key)
         with self._lock:
-            self._cache[owner] = key
-            self._cache.move_to_end(owner)
+            self._cache[owner] = aead
             while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                self._cache.popitem(last=False)  # the longest-cached goes first
+        return aead
 
 
 def _utc(value: datetime) -> datetime:

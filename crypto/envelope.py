@@ -17,15 +17,15 @@ reveals nothing about the destroyed payload.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto.errors import CryptoError, TamperedEvent
-from crypto.jcs import canonical_json
 
 SEALED = 0x01
 CLEAR = 0x02
@@ -34,8 +34,7 @@ NONCE_BYTES = 12
 _HEADER = 1 + 32
 
 
-@dataclass(frozen=True)
-class Committed:
+class Committed(NamedTuple):
     """What was committed for one event: the salt and the exact payload bytes."""
 
     salt: bytes
@@ -49,17 +48,20 @@ def commitment_of(salt: bytes, payload: bytes) -> bytes:
 
 
 def associated_data(pupil_id: UUID, seq: int, event_type: str) -> bytes:
-    """The AES-GCM associated data binding a ciphertext to its pupil, position and type."""
-    return canonical_json({"pupil": str(pupil_id), "seq": seq, "type": event_type})
+    """The AES-GCM associated data binding a ciphertext to its pupil, position and type.
+
+    Equal to canonical_json({"pupil": ..., "seq": ..., "type": ...}) (keys already in
+    order; a UUID and an int need no escaping), written out because it runs per event.
+    """
+    return f'{{"pupil":"{pupil_id}","seq":{int(seq)},"type":{_json_string(event_type)}}}'.encode()
 
 
-def seal(data_key: bytes, pupil_id: UUID, seq: int, event_type: str, payload: bytes) -> bytes:
-    """Encrypt a payload under the pupil's data key, with a fresh salt and nonce."""
-    salt = os.urandom(SALT_BYTES)
-    nonce = os.urandom(NONCE_BYTES)
-    aad = associated_data(pupil_id, seq, event_type)
-    ciphertext = AESGCM(data_key).encrypt(nonce, salt + payload, aad)
-    return bytes([SEALED]) + commitment_of(salt, payload) + nonce + ciphertext
+def seal(aead: AESGCM, pupil_id: UUID, seq: int, event_type: str, payload: bytes) -> bytes:
+    """Encrypt a payload under the pupil's data key (as an AESGCM), with fresh salt and nonce."""
+    fresh = os.urandom(SALT_BYTES + NONCE_BYTES)
+    salt, nonce = fresh[:SALT_BYTES], fresh[SALT_BYTES:]
+    ciphertext = aead.encrypt(nonce, salt + payload, associated_data(pupil_id, seq, event_type))
+    return b"".join((_SEALED_BYTE, commitment_of(salt, payload), nonce, ciphertext))
 
 
 def seal_clear(payload: bytes) -> bytes:
@@ -79,26 +81,39 @@ def stored_commitment(state: bytes) -> bytes:
 
 
 def open_state(
-    data_key: bytes | None, pupil_id: UUID, seq: int, event_type: str, state: bytes
+    aead: AESGCM | None, pupil_id: UUID, seq: int, event_type: str, state: bytes
 ) -> Committed:
     """Decrypt (or read) a stored event and check it against its commitment."""
     kind = _kind(state)
-    commitment = bytes(state[1:_HEADER])
+    view = memoryview(state)
+    commitment = bytes(view[1:_HEADER])
     if kind == CLEAR:
-        body = bytes(state[_HEADER:])
+        body = bytes(view[_HEADER:])
     else:
-        if data_key is None:
+        if aead is None:
             raise CryptoError("a data key is needed to open a sealed event")
-        nonce = bytes(state[_HEADER : _HEADER + NONCE_BYTES])
+        nonce = view[_HEADER : _HEADER + NONCE_BYTES]
         aad = associated_data(pupil_id, seq, event_type)
         try:
-            body = AESGCM(data_key).decrypt(nonce, bytes(state[_HEADER + NONCE_BYTES :]), aad)
+            body = aead.decrypt(nonce, view[_HEADER + NONCE_BYTES :], aad)
         except InvalidTag:
             raise TamperedEvent(pupil_id, seq, event_type) from None
     salt, payload = body[:SALT_BYTES], body[SALT_BYTES:]
     if len(salt) != SALT_BYTES or commitment_of(salt, payload) != commitment:
         raise TamperedEvent(pupil_id, seq, event_type)
     return Committed(salt=salt, payload=payload, commitment=commitment)
+
+
+_SEALED_BYTE = bytes([SEALED])
+_JSON_STRINGS: dict[str, str] = {}
+
+
+def _json_string(text: str) -> str:
+    # Event type names repeat endlessly: encode each once.
+    encoded = _JSON_STRINGS.get(text)
+    if encoded is None:
+        encoded = _JSON_STRINGS[text] = json.dumps(text)
+    return encoded
 
 
 def _kind(state: bytes) -> int:

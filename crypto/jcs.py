@@ -22,9 +22,14 @@ class CanonicalJSONError(ValueError):
     """The value cannot be committed to: it has a float, a huge integer or bad text."""
 
 
-def canonical_json(value: Any) -> bytes:
-    """The RFC 8785 canonical UTF-8 encoding of `value`."""
-    _check(value)
+def canonical_json(value: Any, *, checked: bool = False) -> bytes:
+    """The RFC 8785 canonical UTF-8 encoding of `value`.
+
+    `checked=True` skips the inspection for values already known to hold no floats,
+    unsafe integers or non-BMP keys (event payloads: `domain.payload` types every field).
+    """
+    if not checked:
+        _check(value)
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     try:
         return text.encode("utf-8")

@@ -2,7 +2,12 @@
 
 The payload is what a tribunal sees and what the commitment covers (DESIGN, Ledger §1), so
 its shape is a wire format: field names as declared on the event, dates as ISO 8601, times
-as RFC 3339 UTC, enums by value, no floats. `recorded_at` is the library's `timestamp`.
+as RFC 3339 UTC with microseconds, enums by value, no floats, integers within ±(2^53 - 1).
+`recorded_at` is the library's `timestamp`.
+
+Each class's fields are compiled once into encoder/decoder pairs chosen from the type hints,
+so the per-event cost is a loop of small function calls. Encoders check the value's type, so
+every payload made here is safe for RFC 8785 canonical JSON without a second inspection.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
@@ -20,85 +26,91 @@ _ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "originator
 _RENAMED = {"timestamp": "recorded_at"}
 _MAX_SAFE_INT = 2**53 - 1  # JCS (RFC 8785) integers must survive an IEEE double
 
+Encoder = Callable[[Any], Any]
+Decoder = Callable[[Any], Any]
+_Field = tuple[str, str, Encoder, Decoder]  # attribute, payload key, encode, decode
+
 
 def to_payload(obj: Any) -> dict[str, Any]:
     """The JSON-ready payload of a dataclass event (or nested value object)."""
-    out: dict[str, Any] = {}
-    for field in dataclasses.fields(obj):
-        if field.name in _ENVELOPE_FIELDS:
-            continue
-        out[_RENAMED.get(field.name, field.name)] = _encode(getattr(obj, field.name))
-    return out
+    return {key: encode(getattr(obj, attr)) for attr, key, encode, _ in _codec(type(obj))}
 
 
 def from_payload(cls: type[Any], payload: dict[str, Any]) -> dict[str, Any]:
     """Typed field values for `cls`, decoded from a payload made by `to_payload`."""
-    hints = _hints(cls)
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):
-        if field.name in _ENVELOPE_FIELDS:
-            continue
-        key = _RENAMED.get(field.name, field.name)
-        if key not in payload:
-            raise ValueError(f"payload of {cls.__name__} lacks field {key!r}")
-        values[field.name] = _decode(hints[field.name], payload[key])
+    for attr, key, _, decode in _codec(cls):
+        try:
+            raw = payload[key]
+        except KeyError:
+            raise ValueError(f"payload of {cls.__name__} lacks field {key!r}") from None
+        values[attr] = decode(raw)
     return values
 
 
-def _encode(value: Any) -> Any:
-    if isinstance(value, Enum):  # before str: StrEnum members are strings too
-        return value.value
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, int):
-        if abs(value) > _MAX_SAFE_INT:
-            raise ValueError(f"integer {value} is too large for a canonical payload")
-        return value
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("datetimes in events must be timezone-aware")
-        return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, tuple | list | frozenset):
-        return [_encode(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_payload(value)
-    raise TypeError(f"cannot put a {type(value).__name__} in an event payload")
+_CODECS: dict[type[Any], list[_Field]] = {}
 
 
-def _decode(hint: Any, value: Any) -> Any:
+def _codec(cls: type[Any]) -> list[_Field]:
+    codec = _CODECS.get(cls)
+    if codec is None:
+        hints = typing.get_type_hints(cls)
+        codec = [
+            (f.name, _RENAMED.get(f.name, f.name), *_pair(hints[f.name]))
+            for f in dataclasses.fields(cls)
+            if f.name not in _ENVELOPE_FIELDS
+        ]
+        _CODECS[cls] = codec
+    return codec
+
+
+def _pair(hint: Any) -> tuple[Encoder, Decoder]:  # noqa: C901 - one branch per JSON shape
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
         (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _decode(inner, value)
-    if origin in (tuple, list):
-        (inner, *_) = typing.get_args(hint)
-        return tuple(_decode(inner, v) for v in value)
-    if origin is frozenset:
-        (inner,) = typing.get_args(hint)
-        return frozenset(_decode(inner, v) for v in value)
-    if hint is datetime:
-        return datetime.fromisoformat(value)
-    if hint is date:
-        return date.fromisoformat(value)
-    if hint is UUID:
-        return UUID(value)
+        enc, dec = _pair(inner)
+        return (lambda v: None if v is None else enc(v)), (lambda v: None if v is None else dec(v))
+    if origin in (tuple, list, frozenset):
+        inner_enc, inner_dec = _pair(typing.get_args(hint)[0])
+        build = frozenset if origin is frozenset else tuple
+        return (lambda v: [inner_enc(x) for x in v]), (lambda v: build(inner_dec(x) for x in v))
     if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint(value)
+        return _typed(hint, lambda v: v.value), hint
+    if hint is bool or hint is str:
+        return _typed(hint, lambda v: v), _typed(hint, lambda v: v)
+    if hint is int:
+        return _encode_int, _typed(int, lambda v: v)
+    if hint is datetime:
+        return _encode_datetime, datetime.fromisoformat
+    if hint is date:
+        return _typed(date, date.isoformat), date.fromisoformat
+    if hint is UUID:
+        return _typed(UUID, str), UUID
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return hint(**from_payload(hint, value))
+        return _typed(hint, to_payload), lambda v: hint(**from_payload(hint, v))
+    raise TypeError(f"cannot put a {hint!r} in an event payload")
+
+
+def _typed(expected: type[Any], convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, expected) or (expected is not bool and type(value) is bool):
+            raise TypeError(f"expected {expected.__name__}, got {type(value).__name__}")
+        return convert(value)
+
+    return check
+
+
+def _encode_int(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError(f"expected int, got {type(value).__name__}")
+    if abs(value) > _MAX_SAFE_INT:
+        raise ValueError(f"integer {value} is too large for a canonical payload")
     return value
 
 
-_HINTS: dict[type[Any], dict[str, Any]] = {}
-
-
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+def _encode_datetime(value: Any) -> str:
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise ValueError("datetimes in events must be timezone-aware")
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -5,11 +5,12 @@ import os
 from uuid import uuid4
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto.envelope import open_state, seal, seal_clear, stored_commitment
 from crypto.errors import CryptoError, TamperedEvent
 
-KEY = os.urandom(32)
+KEY = AESGCM(os.urandom(32))
 PUPIL = uuid4()
 PAYLOAD = b'{"description":"reads well below age"}'
 
@@ -34,7 +35,7 @@ def test_fresh_salt_every_time() -> None:
         (uuid4(), 3, "ConcernRaised", KEY),  # moved to another pupil
         (PUPIL, 4, "ConcernRaised", KEY),  # moved to another position
         (PUPIL, 3, "NeedRecorded", KEY),  # relabelled as another type
-        (PUPIL, 3, "ConcernRaised", os.urandom(32)),  # wrong key
+        (PUPIL, 3, "ConcernRaised", AESGCM(os.urandom(32))),  # wrong key
     ],
 )
 def test_bound_to_pupil_position_type_and_key(

@@ -1,0 +1,50 @@
+"""Entry point for every benchmark: `python bench/run.py NAME [--quick] [--json]`.
+
+Each benchmark is a module `bench/<NAME>.py` with `run(quick: bool) -> dict`. Results print
+as a table (or JSON) with the machine and date, ready for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+BENCHMARKS = {"store": "append and read throughput: Chronicle vs plain eventsourcing-sqlalchemy"}
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("name", choices=sorted(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="small sizes, for smoke runs")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args()
+    module = importlib.import_module(f"bench.{args.name}")
+    result = {"benchmark": args.name, "machine": machine(), "quick": args.quick}
+    result |= module.run(quick=args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(module.render(result))
+
+
+if __name__ == "__main__":
+    main()
