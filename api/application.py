@@ -20,6 +20,7 @@ from crypto.kek import KekRing
 from crypto.mapper import SealingMapper, event_type
 from domain.errors import DomainError, PupilPurged
 from domain.events import PupilRegistered
+from domain.policy import DEFAULT_POLICY_NAME, TrustPolicy, load_policy_named
 from domain.pupil import Pupil
 
 Clock = Callable[[], datetime]
@@ -61,8 +62,16 @@ class PupilRecords(Application[UUID]):
 
     name = "chronicle"
 
-    def __init__(self, *, database_url: str, ring: KekRing, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        ring: KekRing,
+        clock: Clock | None = None,
+        policy: TrustPolicy | None = None,
+    ) -> None:
         self._ring = ring
+        self.policy = policy or load_policy_named(DEFAULT_POLICY_NAME)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         super().__init__(
             env={"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": database_url}

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from api.application import Clock, PupilRecords
 from api.settings import Settings
 from crypto.kek import FileKekRing
+from domain.policy import resolve_policy
 from crypto.signing import create_signing_key, load_signing_key, public_key_hex
 
 
@@ -63,9 +64,10 @@ def open_records(settings: Settings, clock: Clock | None = None) -> PupilRecords
             f"CHRONICLE_HOME {home} does not exist: run `chronicle init` first, or set "
             "CHRONICLE_HOME to your installation's folder"
         )
+    policy = resolve_policy(settings.policy)
     ring = FileKekRing(settings.keys_dir, allow_development=not settings.production)
     try:
-        return PupilRecords(database_url=settings.store_url, ring=ring, clock=clock)
+        return PupilRecords(database_url=settings.store_url, ring=ring, clock=clock, policy=policy)
     except _UNREACHABLE as e:
         reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
         raise StoreUnavailable(

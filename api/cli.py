@@ -23,6 +23,7 @@ from api.bootstrap import SetupError, init_home, open_records
 from api.settings import SettingsError, load_settings
 from crypto.errors import CryptoError
 from domain.errors import DomainError
+from domain.policy import PolicyError
 from domain.values import year_group_on
 
 app = typer.Typer(
@@ -39,7 +40,7 @@ app.add_typer(keys_app, name="keys")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-_OPERATOR_ERRORS = (SetupError, SettingsError, CryptoError, DomainError)
+_OPERATOR_ERRORS = (SetupError, SettingsError, CryptoError, DomainError, PolicyError)
 
 
 class CommandFailed(Exception):

@@ -153,3 +153,11 @@ def test_keys_rotate_then_old_kek_not_needed(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["--help"], ["pupils", "--help"], ["keys", "--help"]])
 def test_help(tmp_path: Path, args: list[str]) -> None:
     assert "Usage" in ok(run(tmp_path, *args))
+
+
+def test_policy_is_chosen_by_name_or_path_and_validated(tmp_path: Path) -> None:
+    ok(run(tmp_path, "init", CHRONICLE_POLICY="aspire"))
+    refused(run(tmp_path, "pupils", "list", CHRONICLE_POLICY="atlantis"), "no such policy")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('trust = "X"\n[register]\nstatuses = ["none", "purple"]\n')
+    refused(run(tmp_path, "pupils", "list", CHRONICLE_POLICY=str(bad)), "register")
