@@ -12,8 +12,8 @@ from sqlalchemy.engine import make_url
 from api.application import Clock, PupilRecords
 from api.settings import Settings
 from crypto.kek import FileKekRing
-from domain.policy import resolve_policy
 from crypto.signing import create_signing_key, load_signing_key, public_key_hex
+from domain.policy import resolve_policy
 
 
 class SetupError(Exception):

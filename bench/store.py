@@ -13,7 +13,6 @@ import os
 import secrets
 import tempfile
 import time
-
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -29,7 +28,9 @@ from domain import values
 from domain.values import Recorder
 from tests.factories import a_pupil, add_concern
 
-PG_ADMIN = os.environ.get("CHRONICLE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "CHRONICLE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 
 
 class _DateAsISO(Transcoding):
@@ -106,7 +107,9 @@ def _read(app: Application[UUID], ids: list[UUID]) -> float:
 
 
 def _one_store(url: str, pupils_n: int, per: int, rounds: int) -> dict[str, Any]:
-    plain = PlainRecords(env={"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": url})
+    plain = PlainRecords(
+        env={"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": url}
+    )
     chronicle = PupilRecords(database_url=url, ring=InMemoryKekRing())
     best: dict[str, float] = {}
     events = pupils_n * per
@@ -120,8 +123,11 @@ def _one_store(url: str, pupils_n: int, per: int, rounds: int) -> dict[str, Any]
                 for pupil_id in ids:
                     app.data_keys.forget(pupil_id)
             read_cold = events / _read(app, ids)
-            for key, rate in ((f"{label}_append", append), (f"{label}_read_warm", read_warm),
-                              (f"{label}_read_cold", read_cold)):
+            for key, rate in (
+                (f"{label}_append", append),
+                (f"{label}_read_warm", read_warm),
+                (f"{label}_read_cold", read_cold),
+            ):
                 best[key] = max(best.get(key, 0.0), rate)
     plain.close()
     chronicle.close()
@@ -162,13 +168,13 @@ def render(result: dict[str, Any]) -> str:
     ]
     for store in ("sqlite", "postgresql"):
         r = result[store]
-        for op, label in (("append", "append"), ("read_warm", "read (key cached)"),
-                          ("read_cold", "read (key unwrapped)")):
+        for op, label in (
+            ("append", "append"),
+            ("read_warm", "read (key cached)"),
+            ("read_cold", "read (key unwrapped)"),
+        ):
             lines.append(
                 f"| {store} | {label} | {r[f'plain_{op}']:,} | {r[f'chronicle_{op}']:,} | "
                 f"{r[f'ratio_{op}']:.2f} |"
             )
     return "\n".join(lines)
-
-
-

@@ -64,7 +64,7 @@ def _codec(cls: type[Any]) -> list[_Field]:
     return codec
 
 
-def _pair(hint: Any) -> tuple[Encoder, Decoder]:  # noqa: C901 - one branch per JSON shape
+def _pair(hint: Any) -> tuple[Encoder, Decoder]:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
