@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy.event
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
@@ -83,6 +84,8 @@ class PupilRecords(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         datastore = self.factory.datastore  # type: ignore[attr-defined]
         self.datastore = datastore
+        if datastore.engine.dialect.name == "sqlite":
+            sqlalchemy.event.listen(datastore.engine, "connect", _sqlite_secure_delete)
         self.data_keys = DataKeyStore(datastore.engine, datastore.transaction, self._ring)
         self.data_keys.create_tables()
         self.sealing_mapper = SealingMapper(self.construct_transcoder(), self.data_keys)
@@ -182,6 +185,11 @@ class PupilRecords(Application[UUID]):
     def _head_version(self, pupil_id: UUID) -> int | None:
         last = self.recorder.select_events(pupil_id, desc=True, limit=1)
         return last[0].originator_version if last else None
+
+
+def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:
+    # Zero freed pages, so a destroyed data key does not linger in the database file.
+    dbapi_connection.execute("PRAGMA secure_delete = ON")
 
 
 def _is_new(pupil: Pupil) -> bool:

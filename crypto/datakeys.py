@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     func,
     insert,
     select,
@@ -64,6 +65,9 @@ kek_registry = Table(
 )
 
 _INSERT_KEY = insert(data_keys)
+_SELECT_KEY = select(data_keys.c.kid, data_keys.c.wrapped, data_keys.c.shredded_at).where(
+    data_keys.c.owner == bindparam("owner")
+)
 
 Transaction = Callable[[bool], AbstractContextManager[Session]]
 
@@ -131,12 +135,9 @@ class DataKeyStore:
         aead = self._cache.get(owner)  # a dict read is atomic; the lock guards writes
         if aead is not None:
             return aead
-        with self._transaction(False) as session:
-            row = session.execute(
-                select(data_keys.c.kid, data_keys.c.wrapped, data_keys.c.shredded_at).where(
-                    data_keys.c.owner == owner
-                )
-            ).first()
+        # A plain connection and a prebuilt statement: a cache miss costs one round trip.
+        with self._engine.connect() as conn:
+            row = conn.execute(_SELECT_KEY, {"owner": owner}).first()
         if row is None:
             raise UnknownPupilKey(owner)
         kid, wrapped, shredded_at = row
@@ -171,6 +172,22 @@ class DataKeyStore:
         self.forget(owner)
         if result.rowcount != 1 and self.shredded_at(owner) is None:
             raise UnknownPupilKey(owner)
+        if session is None:
+            self.scrub()
+
+    def scrub(self) -> None:
+        """Push destroyed keys out of the files: old row versions and journal pages.
+
+        SQLite runs with secure_delete (freed pages are zeroed); the WAL still holds the
+        old page until a checkpoint, so truncate it. PostgreSQL keeps dead row versions
+        until VACUUM.
+        """
+        if self._engine.dialect.name == "sqlite":
+            with self._engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif self._engine.dialect.name == "postgresql":
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql(f"VACUUM {data_keys.name}")
 
     # ----- rotation ---------------------------------------------------------------------
 

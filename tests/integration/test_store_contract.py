@@ -223,3 +223,24 @@ def _all_stored_bytes(store: Store) -> bytes:
     )
     assert b"chronicle_events" in dump.stdout  # the dump really holds the tables
     return dump.stdout
+
+
+def test_shredded_key_leaves_no_trace_in_sqlite_files(tmp_path: Path) -> None:
+    records = PupilRecords(database_url=f"sqlite:///{tmp_path}/c.db", ring=InMemoryKekRing())
+    try:
+        pupils = [a_pupil(f"P{n}") for n in range(3)]
+        records.save(*pupils)
+        store = Store("sqlite", records.datastore.engine.url.render_as_string(), tmp_path / "c.db")
+        wrapped = _raw(store, "SELECT wrapped FROM chronicle_data_keys")
+        victim_wrapped = {bytes(w[0]) for w in wrapped}  # type: ignore[arg-type]
+        records.shred(pupils[1].id)
+        remaining = {
+            bytes(w[0])
+            for w in _raw(store, "SELECT wrapped FROM chronicle_data_keys")
+            if w[0] is not None
+        }  # type: ignore[arg-type]
+        (gone,) = victim_wrapped - remaining
+        assert gone not in _all_stored_bytes(store)
+        assert all(w in _all_stored_bytes(store) for w in remaining)  # the scan can see keys
+    finally:
+        records.close()
