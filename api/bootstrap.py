@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy.exc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing import persistence
 from sqlalchemy.engine import make_url
 
@@ -14,6 +15,7 @@ from api.settings import Settings
 from crypto.kek import FileKekRing
 from crypto.signing import create_signing_key, load_signing_key, public_key_hex
 from domain.policy import resolve_policy
+from projections.ledger import Ledger
 
 
 class SetupError(Exception):
@@ -74,6 +76,29 @@ def open_records(settings: Settings, clock: Clock | None = None) -> PupilRecords
             f"cannot reach the database at {display_url(settings.store_url)}: {reason}. "
             "Check CHRONICLE_DATABASE_URL and that the server is running"
         ) from None
+
+
+def build_ledger(
+    records: PupilRecords, signing_key: Ed25519PrivateKey | None, journal: Path | None
+) -> Ledger:
+    """The ledger over `records`' event store, in the same database."""
+    return Ledger(
+        engine=records.datastore.engine,
+        transaction=records.datastore.transaction,
+        recorder=records.recorder,
+        signing_key=signing_key,
+        journal=journal,
+        clock=records.clock,
+    )
+
+
+def open_ledger(settings: Settings, records: PupilRecords) -> Ledger:
+    """The installation's ledger: signing key and checkpoint journal from CHRONICLE_HOME."""
+    return build_ledger(records, load_signing_key(settings.keys_dir), journal_path(settings))
+
+
+def journal_path(settings: Settings) -> Path:
+    return settings.home.resolve() / "ledger" / "checkpoints.jsonl"
 
 
 def display_url(url: str) -> str:

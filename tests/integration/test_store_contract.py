@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from api.application import ConflictingUpdate, PupilRecords, UnknownPupil
 from crypto.errors import KeyEncryptionKeyError, TamperedEvent
@@ -15,23 +14,10 @@ from crypto.kek import InMemoryKekRing
 from domain.errors import PupilPurged
 from tests.conftest import OpenRecords, Store
 from tests.factories import a_pupil, add_concern
+from tests.sql import event_count, event_rows, raw, set_state
 
 DISTINCTIVE = "Xanthippe"
 DISTINCTIVE_FAMILY = "Wolstenholme-Quibble"
-
-
-def _raw(store: Store, sql: str, **params: object) -> list[tuple[object, ...]]:
-    engine = create_engine(store.url)
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(sql), params)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
-def _event_count(store: Store) -> int:
-    return int(_raw(store, "SELECT count(*) FROM chronicle_events")[0][0])  # type: ignore[call-overload]
 
 
 class TestPupilStore:
@@ -57,8 +43,8 @@ class TestPupilStore:
         a, b = a_pupil("Ann"), a_pupil("Bea")
         records.save(a)
         records.save(b)
-        rows = _rows(store)  # a: notification ids 1, 2; b: 3, 4
-        _set_state(store, rows[3][0], rows[1][1])
+        rows = event_rows(store)  # a: notification ids 1, 2; b: 3, 4
+        set_state(store, rows[3][0], rows[1][1])
         with pytest.raises(TamperedEvent, match=r"entry 2 \(ConcernRaised\) of pupil .* altered"):
             records.entries(b.id)
         assert records.get_pupil(a.id).legal_given_names == "Ann"
@@ -68,18 +54,18 @@ class TestPupilStore:
     ) -> None:
         pupil = a_pupil(concerns=2)
         records.save(pupil)
-        rows = _rows(store)
-        _set_state(store, rows[2][0], rows[1][1])
+        rows = event_rows(store)
+        set_state(store, rows[2][0], rows[1][1])
         with pytest.raises(TamperedEvent, match="entry 3"):
             records.entries(pupil.id)
 
     def test_flipped_byte_fails_clearly(self, records: PupilRecords, store: Store) -> None:
         pupil = a_pupil()
         records.save(pupil)
-        notification_id, state = _rows(store)[1]
+        notification_id, state = event_rows(store)[1]
         flipped = bytearray(state)
         flipped[-5] ^= 0x01
-        _set_state(store, notification_id, bytes(flipped))
+        set_state(store, notification_id, bytes(flipped))
         with pytest.raises(TamperedEvent, match="entry 2"):
             records.entries(pupil.id)
 
@@ -88,10 +74,10 @@ class TestPupilStore:
     ) -> None:
         first = open_records()
         first.save(a_pupil())
-        before = _event_count(store)
+        before = event_count(store)
         with pytest.raises(KeyEncryptionKeyError, match=r"not available|does not match"):
             open_records(InMemoryKekRing())
-        assert _event_count(store) == before
+        assert event_count(store) == before
 
     def test_kek_rotation_keeps_every_pupil_readable_without_the_old_kek(
         self, open_records: OpenRecords
@@ -196,17 +182,7 @@ class TestPupilStore:
             records.save(clash)
         records.data_keys.forget(pupil.id)
         assert records.get_pupil(pupil.id).legal_given_names == "First"
-        assert _event_count(store) == 2
-
-
-def _rows(store: Store) -> list[tuple[int, bytes]]:
-    """(notification id, state) of every stored event, in commit order."""
-    rows = _raw(store, "SELECT id, state FROM chronicle_events ORDER BY id")
-    return [(int(r[0]), bytes(r[1])) for r in rows]  # type: ignore[call-overload,arg-type]
-
-
-def _set_state(store: Store, notification_id: int, state: bytes) -> None:
-    _raw(store, "UPDATE chronicle_events SET state = :s WHERE id = :i", s=state, i=notification_id)
+        assert event_count(store) == 2
 
 
 def _all_stored_bytes(store: Store) -> bytes:
@@ -231,12 +207,12 @@ def test_shredded_key_leaves_no_trace_in_sqlite_files(tmp_path: Path) -> None:
         pupils = [a_pupil(f"P{n}") for n in range(3)]
         records.save(*pupils)
         store = Store("sqlite", records.datastore.engine.url.render_as_string(), tmp_path / "c.db")
-        wrapped = _raw(store, "SELECT wrapped FROM chronicle_data_keys")
+        wrapped = raw(store, "SELECT wrapped FROM chronicle_data_keys")
         victim_wrapped = {bytes(w[0]) for w in wrapped}  # type: ignore[arg-type]
         records.shred(pupils[1].id)
         remaining = {
             bytes(w[0])
-            for w in _raw(store, "SELECT wrapped FROM chronicle_data_keys")
+            for w in raw(store, "SELECT wrapped FROM chronicle_data_keys")
             if w[0] is not None
         }  # type: ignore[arg-type]
         (gone,) = victim_wrapped - remaining

@@ -1,0 +1,423 @@
+"""The ledger: per-pupil chains and the trust-wide RFC 9162 Merkle log, with signed checkpoints.
+
+It follows the event log by notification id and needs no keys: each stored event's
+commitment is in the clear (docs/encryption.md). Progress is the highest notification id
+integrated, stored in the same transaction as the leaves it produced, so a crash neither
+skips nor double-counts; notification ids may skip numbers (PostgreSQL after a rolled-back
+insert) and that is harmless because nothing assumes they are contiguous.
+
+Tables: `ledger_leaves` (one row per event, in log order), `ledger_nodes` (every complete
+subtree hash, so roots and proofs cost O(log n) reads), `ledger_checkpoints` (signed).
+Checkpoints are also appended to a journal file outside the database, so a later rewrite of
+history is caught by a consistency check against them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventsourcing.persistence import ApplicationRecorder
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from crypto.chain import GENESIS_PREV, Checkpoint, chain_leaf, log_id, sign_checkpoint
+from crypto.envelope import stored_commitment
+from crypto.errors import CryptoError
+from crypto.mapper import event_type
+from crypto.merkle import (
+    Node,
+    NodeKey,
+    append_leaves,
+    consistency_proof,
+    inclusion_proof,
+    tree_root,
+)
+from crypto.signing import public_key_hex
+
+metadata = MetaData()
+leaves = Table(
+    "ledger_leaves",
+    metadata,
+    Column("log_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("notification_id", BigInteger, nullable=False, unique=True),
+    Column("pupil_id", Uuid, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", String(80), nullable=False),
+    Column("commitment", LargeBinary, nullable=False),
+    Column("prev", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
+    Index("ledger_leaves_pupil_seq", "pupil_id", "seq", unique=True),
+)
+nodes = Table(
+    "ledger_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", String(64), nullable=False),
+    Column("issued_at", String(40), nullable=False),
+    Column("log", String(80), nullable=False),
+    Column("signature", String(128), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+Transaction = Callable[[bool], AbstractContextManager[Session]]
+_ADVISORY_LOCK = 0x43485231  # "CHR1": one ledger integrator at a time on PostgreSQL
+
+
+class LedgerError(Exception):
+    """The event log cannot be integrated as it stands; the message says where."""
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    checkpoint: Checkpoint
+    signature: str
+    public_key: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "checkpoint": dict(self.checkpoint),
+            "signature": self.signature,
+            "public_key": self.public_key,
+        }
+
+
+@dataclass(frozen=True)
+class Head:
+    """The latest event of a pupil in the log."""
+
+    seq: int
+    log_index: int
+    leaf_hash: bytes
+
+
+class SqlNodeStore:
+    """`crypto.merkle.NodeStore` over `ledger_nodes`, inside the caller's session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, level: int, index: int) -> bytes:
+        found = self.get_many([(level, index)])
+        if (level, index) not in found:
+            raise KeyError((level, index))
+        return found[(level, index)]
+
+    def get_many(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
+        if not keys:
+            return {}
+        rows = self.session.execute(
+            select(nodes.c.level, nodes.c.idx, nodes.c.hash).where(
+                tuple_(nodes.c.level, nodes.c.idx).in_(list(keys))
+            )
+        )
+        return {(level, idx): bytes(h) for level, idx, h in rows}
+
+    def put_many(self, items: Iterable[Node]) -> None:
+        rows = [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in items]
+        if rows:
+            self.session.execute(insert(nodes), rows)
+
+
+class Ledger:
+    """Integrates stored events into chains and the Merkle log; issues and serves checkpoints."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        transaction: Transaction,
+        recorder: ApplicationRecorder,
+        signing_key: Ed25519PrivateKey | None,
+        journal: Path | None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine = engine
+        self.transaction = transaction
+        self.recorder = recorder
+        self._signing_key = signing_key
+        self.journal = journal
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.public_key = public_key_hex(signing_key) if signing_key else None
+        metadata.create_all(engine, checkfirst=True)
+
+    # ----- integration ------------------------------------------------------------------
+
+    def integrate(self, batch: int = 5000) -> int:
+        """Integrate every stored event not yet in the log; return how many were added."""
+        added = 0
+        while True:
+            with self._lock:
+                count = self._integrate_batch(batch)
+            added += count
+            if count < batch:
+                return added
+
+    def _integrate_batch(self, batch: int) -> int:
+        with self.transaction(True) as session:
+            if self._engine.dialect.name == "postgresql":
+                session.execute(text(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})"))
+            position, size = session.execute(
+                select(func.coalesce(func.max(leaves.c.notification_id), 0), func.count())
+            ).one()
+            notifications = self.recorder.select_notifications(
+                position, batch, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
+            rows = self._chain(session, notifications, size)
+            session.execute(insert(leaves), rows)
+            append_leaves(SqlNodeStore(session), size, [r["leaf_hash"] for r in rows])
+            return len(rows)
+
+    def _chain(
+        self, session: Session, notifications: Sequence[Any], size: int
+    ) -> list[dict[str, Any]]:
+        firsts: dict[UUID, int] = {}
+        for n in notifications:
+            firsts.setdefault(n.originator_id, n.originator_version)
+        heads = self._leaves_at(session, [(p, s - 1) for p, s in firsts.items() if s > 1])
+        rows: list[dict[str, Any]] = []
+        for offset, n in enumerate(notifications):
+            pupil, seq = _uuid(n.originator_id), n.originator_version
+            if seq == 1:
+                prev = bytes.fromhex(GENESIS_PREV)
+            elif (pupil, seq - 1) in heads:
+                prev = heads[(pupil, seq - 1)]
+            else:
+                raise LedgerError(
+                    f"event {seq} of pupil {pupil} (notification {n.id}) follows no event "
+                    f"{seq - 1} in the log: an event is missing from the store"
+                )
+            try:
+                commitment = stored_commitment(n.state)
+            except CryptoError as e:
+                raise LedgerError(f"notification {n.id} of pupil {pupil}: {e}") from None
+            kind = event_type(n.topic)
+            leaf = chain_leaf(str(pupil), seq, kind, commitment.hex(), prev.hex())
+            heads[(pupil, seq)] = leaf
+            rows.append(
+                {
+                    "log_index": size + offset,
+                    "notification_id": n.id,
+                    "pupil_id": pupil,
+                    "seq": seq,
+                    "type": kind,
+                    "commitment": commitment,
+                    "prev": prev,
+                    "leaf_hash": leaf,
+                }
+            )
+        return rows
+
+    def _leaves_at(
+        self, session: Session, keys: list[tuple[UUID, int]]
+    ) -> dict[tuple[UUID, int], bytes]:
+        found: dict[tuple[UUID, int], bytes] = {}
+        for chunk in _chunks(keys, 500):
+            result = session.execute(
+                select(leaves.c.pupil_id, leaves.c.seq, leaves.c.leaf_hash).where(
+                    tuple_(leaves.c.pupil_id, leaves.c.seq).in_(chunk)
+                )
+            )
+            found.update({(_uuid(p), s): bytes(h) for p, s, h in result})
+        return found
+
+    # ----- reading the log --------------------------------------------------------------
+
+    def size(self) -> int:
+        with self.transaction(False) as session:
+            return int(session.execute(select(func.count()).select_from(leaves)).scalar_one())
+
+    def position(self) -> int:
+        with self.transaction(False) as session:
+            value = session.execute(select(func.max(leaves.c.notification_id))).scalar()
+        return int(value or 0)
+
+    def root(self, size: int) -> bytes:
+        with self.transaction(False) as session:
+            return tree_root(SqlNodeStore(session), size)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        with self.transaction(False) as session:
+            return inclusion_proof(SqlNodeStore(session), index, size)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        with self.transaction(False) as session:
+            return consistency_proof(SqlNodeStore(session), old_size, new_size)
+
+    def head(self, pupil_id: UUID) -> Head | None:
+        with self.transaction(False) as session:
+            row = session.execute(
+                select(leaves.c.seq, leaves.c.log_index, leaves.c.leaf_hash)
+                .where(leaves.c.pupil_id == pupil_id)
+                .order_by(leaves.c.seq.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else Head(row[0], row[1], bytes(row[2]))
+
+    def chain(self, pupil_id: UUID) -> list[bytes]:
+        """The pupil's leaf hashes in sequence order."""
+        with self.transaction(False) as session:
+            rows = session.execute(
+                select(leaves.c.leaf_hash)
+                .where(leaves.c.pupil_id == pupil_id)
+                .order_by(leaves.c.seq)
+            )
+            return [bytes(h) for (h,) in rows]
+
+    # ----- checkpoints ------------------------------------------------------------------
+
+    def checkpoint(self) -> SignedCheckpoint:
+        """Integrate, then sign a checkpoint of the whole log (reusing it if nothing changed)."""
+        if self._signing_key is None or self.public_key is None:
+            raise LedgerError("no checkpoint signing key: run `chronicle init`")
+        self.integrate()
+        with self._lock:
+            latest = self.latest_checkpoint()
+            size = self.size()
+            if latest is not None and latest.checkpoint["size"] == size:
+                return latest
+            body: Checkpoint = {
+                "log": log_id(self.public_key),
+                "size": size,
+                "root": self.root(size).hex(),
+                "issued_at": _rfc3339(self._clock()),
+            }
+            signed = SignedCheckpoint(
+                body, sign_checkpoint(self._signing_key, body), self.public_key
+            )
+            with self.transaction(True) as session:
+                session.execute(
+                    insert(checkpoints).values(
+                        size=size,
+                        root=body["root"],
+                        issued_at=body["issued_at"],
+                        log=body["log"],
+                        signature=signed.signature,
+                        body=json.dumps(signed.as_json()),
+                    )
+                )
+            self._append_journal(signed)
+            return signed
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        with self.transaction(False) as session:
+            body = session.execute(
+                select(checkpoints.c.body).order_by(checkpoints.c.size.desc()).limit(1)
+            ).scalar()
+        return None if body is None else _signed_from_json(json.loads(body))
+
+    def checkpoints(self) -> list[SignedCheckpoint]:
+        with self.transaction(False) as session:
+            bodies = session.execute(
+                select(checkpoints.c.body).order_by(checkpoints.c.size)
+            ).scalars()
+            return [_signed_from_json(json.loads(b)) for b in bodies]
+
+    def journal_checkpoints(self) -> list[SignedCheckpoint]:
+        if self.journal is None or not self.journal.exists():
+            return []
+        lines = self.journal.read_text().splitlines()
+        return [_signed_from_json(json.loads(line)) for line in lines if line.strip()]
+
+    def _append_journal(self, signed: SignedCheckpoint) -> None:
+        if self.journal is None:
+            return
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(signed.as_json(), sort_keys=True) + "\n"
+        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class LedgerFollower:
+    """Keeps the ledger current and signs a checkpoint soon after every write.
+
+    Polls the event log (works on SQLite and PostgreSQL alike); `interval` bounds the delay
+    between a commit and the checkpoint that includes it.
+    """
+
+    def __init__(self, ledger: Ledger, interval: float = 0.05) -> None:
+        self.ledger, self.interval = ledger, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ledger-follower", daemon=True)
+        self.error: Exception | None = None
+
+    def start(self) -> LedgerFollower:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.ledger.integrate():
+                    self.ledger.checkpoint()
+            except Exception as e:  # keep following; the error is surfaced to the owner
+                self.error = e
+            self._stop.wait(self.interval)
+
+
+def _signed_from_json(data: dict[str, Any]) -> SignedCheckpoint:
+    body = data["checkpoint"]
+    checkpoint: Checkpoint = {
+        "log": body["log"],
+        "size": body["size"],
+        "root": body["root"],
+        "issued_at": body["issued_at"],
+    }
+    return SignedCheckpoint(checkpoint, data["signature"], data["public_key"])
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
