@@ -6,11 +6,13 @@ Exit codes: 0 success; 1 refused or failed (the message says why and what to do)
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -19,12 +21,13 @@ from rich.console import Console
 from rich.table import Table
 
 from api.application import PupilRecords, RecordEntry, UnknownPupil
-from api.bootstrap import SetupError, init_home, open_records
+from api.bootstrap import SetupError, init_home, open_ledger, open_records
 from api.settings import SettingsError, load_settings
 from crypto.errors import CryptoError
 from domain.errors import DomainError
 from domain.policy import PolicyError
-from domain.values import year_group_on
+from domain.values import Recorder, Role, year_group_on
+from projections.ledger import Ledger, LedgerError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -36,11 +39,20 @@ pupils_app = typer.Typer(no_args_is_help=True, help="Pupils on the trust's recor
 keys_app = typer.Typer(no_args_is_help=True, help="Key management.")
 app.add_typer(pupils_app, name="pupils")
 app.add_typer(keys_app, name="keys")
+ledger_app = typer.Typer(no_args_is_help=True, help="The trust-wide verifiable log.")
+app.add_typer(ledger_app, name="ledger")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-_OPERATOR_ERRORS = (SetupError, SettingsError, CryptoError, DomainError, PolicyError)
+_OPERATOR_ERRORS = (
+    SetupError,
+    SettingsError,
+    CryptoError,
+    DomainError,
+    PolicyError,
+    LedgerError,
+)
 
 
 class CommandFailed(Exception):
@@ -81,9 +93,11 @@ def demo(
                 "this store already holds pupils: run the demo on a new CHRONICLE_HOME"
             )
         summary = generate(app_, pupils=pupils, seed=seed)
+        signed = open_ledger(load_settings(), app_).checkpoint()
     out.print(
         f"Demo trust written: {summary.pupils} pupils, {summary.events} entries, "
-        f"academies {', '.join(summary.academies)}."
+        f"academies {', '.join(summary.academies)}; log checkpoint at size "
+        f"{signed.checkpoint['size']}."
     )
     if summary.first_pupil:
         out.print(f"Try: chronicle chronology {summary.first_pupil}")
@@ -150,6 +164,163 @@ def keys_rotate() -> None:
         kid, count = app_.data_keys.rotate(app_.clock())
     out.print(f"New key-encryption key {kid}; re-wrapped {count} data keys.")
     out.print("The old key file moved to keys/retired/: keep it while older backups exist.")
+
+
+@ledger_app.command("checkpoint")
+def ledger_checkpoint(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Bring the log up to date and sign a checkpoint of it (reused if nothing is new)."""
+    with ledger() as (_, log):
+        signed = log.checkpoint()
+    if as_json:
+        out.print_json(json.dumps(signed.as_json()))
+        return
+    c = signed.checkpoint
+    out.print(f"Checkpoint: size {c['size']}, root {c['root']}", highlight=False)
+    out.print(f"Issued {c['issued_at']} for log {c['log']}", highlight=False)
+    out.print(f"Signature {signed.signature}", highlight=False)
+
+
+@ledger_app.command("consistency")
+def ledger_consistency(
+    old_size: Annotated[int, typer.Argument(min=1)],
+    new_size: Annotated[int, typer.Argument(min=1)],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """A consistency proof (RFC 9162 2.1.4) between two sizes of the log."""
+    with ledger() as (_, log):
+        log.integrate()
+        size = log.size()
+        if not old_size <= new_size <= size:
+            raise CommandFailed(f"sizes must satisfy 1 <= OLD <= NEW <= {size} (the log's size)")
+        proof = log.consistency_proof(old_size, new_size)
+        document: dict[str, Any] = {
+            "old_size": old_size,
+            "new_size": new_size,
+            "old_root": log.root(old_size).hex(),
+            "new_root": log.root(new_size).hex(),
+            "proof": [h.hex() for h in proof],
+        }
+    if as_json:
+        out.print_json(json.dumps(document))
+        return
+    out.print(f"Old root ({old_size}): {document['old_root']}", highlight=False)
+    out.print(f"New root ({new_size}): {document['new_root']}", highlight=False)
+    for h in document["proof"]:
+        out.print(f"  {h}", highlight=False)
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Recompute the whole ledger from the store and say exactly what is wrong, and where."""
+    from projections.ledger_audit import audit
+
+    with ledger() as (app_, log):
+        log.integrate()
+        report = audit(log, opener=app_.sealing_mapper.committed)
+    for problem in report.problems:
+        err.print(f"[red]problem:[/red] {problem}", highlight=False)
+    summary = (
+        f"{report.events} stored events, {report.leaves} log entries, "
+        f"{report.checkpoints} checkpoints, {report.decrypted} events decrypted and checked"
+    )
+    if report.problems:
+        raise CommandFailed(
+            f"the ledger does not verify: {len(report.problems)} problems ({summary})"
+        )
+    out.print(f"The ledger verifies: {summary}.")
+
+
+@app.command()
+def export(
+    pupil: Annotated[str, typer.Argument(help="Pupil id (UUID) or UPN.")],
+    purpose: Annotated[str, typer.Option(help="Why: e.g. send_tribunal_appeal, or free text.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the JSON bundle.")],
+    redact: Annotated[
+        list[str] | None, typer.Option(help="SEQ=REASON: withhold an entry (repeatable).")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write the tribunal bundle (HTML).")
+    ] = None,
+    recipient: Annotated[str, typer.Option(help="To whom the records go.")] = "tribunal team",
+    legal_basis: Annotated[str, typer.Option(help="The lawful basis for disclosure.")] = (
+        "not stated"
+    ),
+    by: Annotated[str, typer.Option(help="Staff id of the person exporting.")] = "",
+) -> None:
+    """Export a pupil's verifiable history; the export is recorded on the pupil."""
+    from api.bundle_html import render_bundle_html
+    from api.export import Disclosure, export_pupil
+
+    redactions = _parse_redactions(redact or [])
+    made_by = Recorder(by or f"cli:{getpass.getuser()}", Role.TRIBUNAL)
+    disclosure = Disclosure(recipient, purpose, legal_basis, made_by)
+    with ledger() as (app_, log):
+        pupil_id = _resolve_pupil(app_, pupil)
+        result = export_pupil(app_, log, pupil_id, disclosure, redactions)
+    _write_atomically(out_file, json.dumps(result.bundle, indent=1, ensure_ascii=False))
+    if html is not None:
+        _write_atomically(html, render_bundle_html(result.bundle, result.digest))
+    out.print(
+        f"Exported {len(result.bundle['events'])} entries of pupil {pupil_id} to {out_file} "
+        f"(digest {result.digest}); recorded on the pupil as RecordsDisclosed.",
+        highlight=False,
+    )
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="A chronicle-export/1 bundle (JSON).")],
+    public_key: Annotated[
+        str | None, typer.Option(help="The trust's published public key (hex).")
+    ] = None,
+) -> None:
+    """Verify an export offline: exit 0 valid, 1 invalid (says which check and event),
+    2 unreadable."""
+    from crypto.bundle_check import Unreadable, verify_bundle
+
+    try:
+        bundle = json.loads(file.read_text(encoding="utf-8"))
+        verdict = verify_bundle(bundle, public_key)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, Unreadable) as e:
+        err.print(f"[red]unreadable:[/red] {file}: {e}", highlight=False)
+        raise typer.Exit(2) from None
+    if verdict.failure is not None:
+        err.print(f"[red]INVALID[/red] {file}: {verdict.failure}", highlight=False)
+        raise typer.Exit(1)
+    anchored = "the given public key" if public_key else "the public key inside the bundle"
+    out.print(
+        f"VALID: pupil {verdict.pupil}, {verdict.events} entries ({verdict.redacted} withheld), "
+        f"included in the signed log of size {verdict.checkpoint_size}; signature checked "
+        f"against {anchored}.",
+        highlight=False,
+    )
+    if not public_key:
+        out.print("Compare that key with the one the trust publishes, or pass --public-key.")
+
+
+@contextmanager
+def ledger() -> Iterator[tuple[PupilRecords, Ledger]]:
+    settings = load_settings()
+    with records() as app_:
+        yield app_, open_ledger(settings, app_)
+
+
+def _parse_redactions(items: list[str]) -> dict[int, str]:
+    redactions: dict[int, str] = {}
+    for item in items:
+        seq, sep, reason = item.partition("=")
+        if not sep or not seq.strip().isdigit() or not reason.strip():
+            raise typer.BadParameter(f"{item!r}: use SEQ=REASON, e.g. 4=third-party information")
+        redactions[int(seq)] = reason.strip()
+    return redactions
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
 
 
 def _resolve_pupil(app_: PupilRecords, text: str) -> UUID:
