@@ -86,6 +86,7 @@ def build_ledger(
         engine=records.datastore.engine,
         transaction=records.datastore.transaction,
         recorder=records.recorder,
+        events_table=records.recorder.events_record_cls.__table__,  # type: ignore[attr-defined]
         signing_key=signing_key,
         journal=journal,
         clock=records.clock,

@@ -10,7 +10,7 @@ import getpass
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +27,7 @@ from crypto.errors import CryptoError
 from domain.errors import DomainError
 from domain.policy import PolicyError
 from domain.values import Recorder, Role, year_group_on
-from projections.ledger import Ledger, LedgerError
+from projections.ledger import Ledger, LedgerError, LedgerFollower, SignedCheckpoint
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -180,6 +180,28 @@ def ledger_checkpoint(
     out.print(f"Checkpoint: size {c['size']}, root {c['root']}", highlight=False)
     out.print(f"Issued {c['issued_at']} for log {c['log']}", highlight=False)
     out.print(f"Signature {signed.signature}", highlight=False)
+
+
+@ledger_app.command("follow")
+def ledger_follow(
+    interval: Annotated[float, typer.Option(min=0.01, help="Seconds between polls.")] = 0.05,
+) -> None:
+    """Keep the log current and sign a checkpoint after every write, until interrupted."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def announce(signed: SignedCheckpoint) -> None:
+        c = signed.checkpoint
+        out.print(f"{c['issued_at']} checkpoint size {c['size']} root {c['root']}", highlight=False)
+
+    with ledger() as (_, log):
+        follower = LedgerFollower(log, interval, on_checkpoint=announce)
+        out.print(f"Following the event log every {interval} s; Ctrl-C to stop.")
+        with suppress(KeyboardInterrupt):
+            follower.run(stop)
 
 
 @ledger_app.command("consistency")

@@ -7,6 +7,8 @@ verifier (which checks), so both compute exactly the same thing.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from typing import Any, TypedDict
 
 from cryptography.exceptions import InvalidSignature
@@ -28,10 +30,29 @@ class Checkpoint(TypedDict):
 
 
 def chain_entry(pupil: str, seq: int, event_type: str, commitment: str, prev: str) -> bytes:
-    """JCS({"pupil", "seq", "type", "commitment", "prev"}): the bytes a leaf hashes."""
-    return canonical_json(
-        {"pupil": pupil, "seq": seq, "type": event_type, "commitment": commitment, "prev": prev}
-    )
+    """JCS({"pupil", "seq", "type", "commitment", "prev"}): the bytes a leaf hashes.
+
+    Written out (keys in JCS order) because it runs once per event in the ledger and in
+    every verification; it equals `canonical_json` of the same object, which the tests check.
+    The values are JSON-encoded, so a hostile bundle cannot inject structure through them.
+    """
+    if type(seq) is not int:
+        raise TypeError("seq must be an integer")
+    return (
+        f'{{"commitment":{_string(commitment)},"prev":{_string(prev)},"pupil":{_string(pupil)},'
+        f'"seq":{seq},"type":{_string(event_type)}}}'
+    ).encode()
+
+
+def _string(value: str) -> str:
+    if type(value) is not str:
+        raise TypeError("chain entry fields must be strings")
+    if _PLAIN.fullmatch(value):  # hex, UUIDs and type names need no escaping
+        return f'"{value}"'
+    return json.dumps(value, ensure_ascii=False)
+
+
+_PLAIN = re.compile(r"[0-9A-Za-z_.:-]*")
 
 
 def chain_leaf(pupil: str, seq: int, event_type: str, commitment: str, prev: str) -> bytes:

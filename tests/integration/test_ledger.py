@@ -309,3 +309,26 @@ def _rechain(store: Store) -> list[bytes]:
             i=index,
         )
     return forged
+
+
+def test_the_follower_signs_a_checkpoint_soon_after_each_write(
+    records: PupilRecords, ledger: Ledger
+) -> None:
+    import time
+
+    from projections.ledger import LedgerFollower
+
+    signed: list[int] = []
+    follower = LedgerFollower(
+        ledger, 0.02, on_checkpoint=lambda c: signed.append(c.checkpoint["size"])
+    )
+    follower.start()
+    try:
+        records.save(a_pupil(concerns=2))
+        deadline = time.monotonic() + 5
+        while 3 not in signed and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        follower.stop()
+    assert 3 in signed and follower.error is None
+    assert ledger.latest_checkpoint() is not None

@@ -1,0 +1,55 @@
+"""A deterministic synthetic trust: academies, staff, pupils and years of SEND history.
+
+Everything here is invented. The same seed always gives the same pupils, ids, names,
+dates and entries (salts and nonces are random, so the stored bytes differ).
+
+Stories follow the trust's policy (`records.policy`): only the register moves, sub-flags
+and plan kinds it allows, with what each requires recorded first. Most pupils have a few
+entries; some have long EHC plan histories. No entry happens or is recorded after
+DEMO_TODAY; due dates (next review, meeting, report due) may fall after it, as real ones do.
+Demos of 20 pupils or more add former pupils whose records reached the end of retention
+and were purged (and their keys shredded); they are not counted in `DemoSummary.pupils`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from uuid import UUID
+
+from api.application import PupilRecords
+from api.demo.former import former_pupil
+from api.demo.story import Story
+from api.demo.world import ACADEMIES, DEMO_TODAY, Academy, staff
+
+__all__ = ["ACADEMIES", "DEMO_TODAY", "Academy", "DemoSummary", "generate", "staff"]
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    pupils: int
+    events: int
+    academies: tuple[str, ...]
+    first_pupil: UUID | None
+
+
+def generate(records: PupilRecords, pupils: int = 200, seed: int = 2026) -> DemoSummary:
+    """Write a synthetic trust of `pupils` pupils into `records`; deterministic per seed."""
+    rng = random.Random(seed)
+    events = 0
+    first: UUID | None = None
+    for index in range(pupils):
+        pupil = Story(rng, records.policy, index).tell()
+        events += len(pupil.pending_events)
+        records.save(pupil)
+        first = first or pupil.id
+    for index in range(pupils, pupils + _former_pupils(pupils)):
+        pupil = former_pupil(rng, records.policy, index)
+        events += len(pupil.pending_events)
+        records.save(pupil)
+        records.shred(pupil.id)
+    return DemoSummary(pupils, events, tuple(a.code for a in ACADEMIES), first)
+
+
+def _former_pupils(pupils: int) -> int:
+    return 0 if pupils < 20 else 1 + pupils // 100

@@ -1,0 +1,419 @@
+"""One pupil's story: the graduated response as far as it goes, with asides."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, timedelta
+
+from api.demo.clock import StoryEnds, weekday
+from api.demo.steps import Steps
+from api.demo.world import (
+    ACADEMIES,
+    AGENCIES,
+    BRIEF_NOTES,
+    CONCERNS,
+    DEMO_TODAY,
+    EVIDENCE,
+    NEEDS_BY_AREA,
+    VOICES,
+    staff,
+)
+from domain.pupil import Pupil
+from domain.values import (
+    AgencyKind,
+    AgreementKind,
+    AreaOfNeed,
+    ConcernSource,
+    DisclosurePurpose,
+    DslDecision,
+    ExamArrangement,
+    NeedType,
+    Participant,
+    PlanKind,
+    Recorder,
+    RegisterStatus,
+    ReviewRecommendation,
+    Role,
+    SmartOutcome,
+    SubFlag,
+    TargetOutcome,
+    TargetReview,
+    TransitionKind,
+    add_months,
+    school_year,
+)
+
+
+class Story(Steps):
+    """One pupil's history, told as far as DEMO_TODAY allows."""
+
+    # ----- the story ---------------------------------------------------------------------
+
+    def tell(self) -> Pupil:
+        depth = self.rng.choices([0, 1, 2, 3], weights=[20, 30, 35, 15])[0]
+        asides = (
+            (self._safeguarding, 0.1), (self._secondary_need, 0.25), (self._exam_access, 0.5),
+            (self._transition, 0.6), (self._tribunal, 0.25), (self._transfer, 0.06),
+            (self._subject_access, 0.04), (self._leave, 0.05),
+        )  # fmt: skip
+        self.asides = [aside for aside, chance in asides if self.rng.random() < chance]
+        with contextlib.suppress(StoryEnds):  # the story is still unfolding, or over
+            if self.arrived_with_plan:
+                self._support(ehcp=True)
+                self._ehc_plan_from_previous_setting()
+                self._annual_reviews()
+            else:
+                self._graduated_response(depth)
+            for _ in range(3):
+                self.clock.next(30, 120)
+                self._interlude()
+        return self.pupil
+
+    def _graduated_response(self, depth: int) -> None:
+        self._concerns()
+        if depth >= 1 and self._can_move(RegisterStatus.MONITORING):
+            self._move(RegisterStatus.MONITORING, "Concern logged; adjustments to be monitored.")
+            if depth == 1 and self.rng.random() < 0.3:
+                self._move(RegisterStatus.NONE, "Good progress; no longer monitored.")
+        self._interlude()
+        if depth >= 2:
+            self._support(ehcp=False)
+            self._apdr_cycles(self.rng.randint(1, 4))
+        if depth == 2 and self.rng.random() < 0.15:
+            self._step_down()
+        if depth >= 3:
+            self._ehc_needs_assessment()
+            self._annual_reviews()
+
+    def _interlude(self) -> None:
+        """Between chapters, now and then, one of the rarer entries of this pupil's story;
+        an aside that does not fit yet (exam access before Year 6) waits for a later one."""
+        for aside in list(self.asides):
+            if self.rng.random() < 0.5 and aside():
+                self.asides.remove(aside)
+
+    # ----- chapters ----------------------------------------------------------------------
+
+    def _concerns(self) -> None:
+        for n in range(self.rng.randint(1, 3)):
+            day = self.clock.next(14, 60)
+            self.pupil.raise_concern(
+                source=self.rng.choice([ConcernSource.TEACHER, ConcernSource.PARENT]),
+                area_of_need=self.area,
+                description=self.rng.choice(CONCERNS[self.area]),
+                evidence=self.rng.choice(EVIDENCE),
+                **self._on(day, self.teacher),
+            )
+            if n == 0 and self.policy.concerns.copy_to_parents:
+                self._disclose(
+                    "Parents/carers", DisclosurePurpose.COPY_TO_PARENTS,
+                    "Notes of the first discussion copied to parents (trust SEND policy)",
+                    "UK GDPR art. 6(1)(e); the trust's SEND policy", day,
+                )  # fmt: skip
+        if self.rng.random() < 0.15:
+            self.pupil.correct_entry(
+                corrects_seq=2,
+                what_was_wrong="The concern was dated on the day it was typed up.",
+                correction="The concern was first raised at parents' evening a week earlier.",
+                reason="Date corrected after checking the class teacher's notes.",
+                **self._on(self.clock.next(1, 20)),
+            )
+
+    def _support(self, *, ehcp: bool) -> None:
+        """Primary need, agreement, SEN support (NSA at first, where the policy uses it)."""
+        day = self.clock.next(20, 80)
+        self.pupil.record_need(
+            need=self.rng.choice(NEEDS_BY_AREA[self.area]),
+            primary=True,
+            notes="Identified at the assess stage of the APDR cycle.",
+            **self._on(day),
+        )
+        self._sign(AgreementKind.SEND_SUPPORT, self.clock.next(1, 10))
+        if ehcp:
+            return
+        nsa = self._flag_allowed(SubFlag.NSA) and self.rng.random() < 0.5
+        self._move(
+            RegisterStatus.SEN_SUPPORT,
+            "Little progress despite targeted intervention; SEN support.",
+            (SubFlag.NSA,) if nsa else (),
+        )
+        self._agree_main_plan()
+        if self.rng.random() < 0.25:
+            self._agree_support_plan()
+
+    def _apdr_cycles(self, cycles: int) -> None:
+        for n in range(cycles):
+            if n == 1 and self.rng.random() < 0.6:
+                self._outside_professional()
+            self._review(closes=False)
+            if n == 0 and self.area == AreaOfNeed.SEMH and self.rng.random() < 0.3:
+                self._reduced_timetable()
+            self._interlude()
+
+    def _outside_professional(self) -> None:
+        agency, service = AGENCIES[self.area]
+        self._sign(AgreementKind.EXTERNAL_PROFESSIONALS, self.clock.next(5, 20))
+        self.pupil.involve_agency(
+            agency=agency,
+            service=f"{self._la()} {service}",
+            professional=None,
+            reason="Internal support has not been effective over two review cycles.",
+            **self._on(self.clock.next(10, 40)),
+        )
+        self.pupil.receive_advice(
+            agency=agency,
+            service=f"{self._la()} {service}",
+            professional=None,
+            summary="Assessment report received; strengths and needs summarised for staff.",
+            recommendations=("Chunk instructions and check understanding", "Pre-teach vocabulary"),
+            **self._on(self.clock.next(30, 70)),
+        )
+        if self._flag_allowed(SubFlag.SPECIALIST_SEND_SUPPORT):
+            self._move(
+                RegisterStatus.SEN_SUPPORT,
+                "An outside professional is now involved: specialist SEND support.",
+                (SubFlag.SPECIALIST_SEND_SUPPORT,),
+            )
+
+    def _step_down(self) -> None:
+        self._review(closes=True)
+        for status in (RegisterStatus.MONITORING, RegisterStatus.NONE):
+            if self.policy.allows_transition(self.pupil.status, status):
+                self._move(status, "Outcomes achieved; support no longer needed.")
+                return
+
+    def _ehc_needs_assessment(self) -> None:
+        la = self._la()
+        self._request_assessment(self.clock.next(20, 60))
+        self.pupil.record_la_information_request(
+            policy=self.policy,
+            local_authority=la,
+            information_requested="Educational advice, APDR records and the pupil's views.",
+            **self._on(self.clock.next(7, 21)),
+        )
+        agency, service = AGENCIES[self.area]
+        self.pupil.receive_advice(
+            agency=AgencyKind.EDUCATIONAL_PSYCHOLOGIST if self.rng.random() < 0.7 else agency,
+            service=f"{la} {service}",
+            professional=None,
+            summary="Statutory advice for the EHC needs assessment.",
+            recommendations=("Small-group teaching for core subjects",),
+            **self._on(self.clock.next(20, 40)),
+        )
+        self._issue_plan(self.clock.next(60, 110), transferred_from=None)
+        self._move(RegisterStatus.EHCP, "EHC plan issued by the local authority.")
+        self._interlude()
+
+    def _ehc_plan_from_previous_setting(self) -> None:
+        self._issue_plan(self.clock.next(1, 10), transferred_from="Previous setting (out of trust)")
+        self._move(RegisterStatus.EHCP, "Joined with an EHC plan issued by the home LA.")
+
+    def _annual_reviews(self) -> None:
+        assert self.pupil.ehc.issued_on is not None
+        due = add_months(self.pupil.ehc.issued_on, 12)
+        while True:
+            held = self._annual_review(due)
+            if self.rng.random() < 0.3:
+                self._amend("Annual review recommendation", phase_transfer=False)
+            self._interlude()
+            if self.rng.random() < 0.1:
+                self._cease()
+                return
+            due = add_months(held, 12)
+
+    def _annual_review(self, due: date) -> date:
+        deadlines, pupil = self.policy.deadlines, self.pupil
+        notice = self.clock.to(due - timedelta(days=35 + self.rng.randint(0, 7)))
+        meeting = weekday(notice + timedelta(days=deadlines.annual_review_notice_days + 3))
+        pupil.schedule_annual_review(
+            policy=self.policy,
+            meeting_on=meeting,
+            invitees=("Parents/carers", f"{self._la()} SEN team", "Class teacher", "SENDCo"),
+            notice_given_on=notice,
+            **self._on(notice),
+        )
+        held = self.clock.to(meeting)
+        voice = self.rng.choice(VOICES)
+        pupil.hold_annual_review(
+            policy=self.policy,
+            attendees=("Parents/carers", "Class teacher", "SENDCo", "Pupil"),
+            papers_circulated_on=meeting
+            - timedelta(days=deadlines.annual_review_papers_days_before),
+            pupil_voice=voice[0],
+            parent_voice=voice[1],
+            recommendation=self.rng.choice(
+                [ReviewRecommendation.MAINTAIN, ReviewRecommendation.AMEND]
+            ),
+            **self._on(held),
+        )
+        pupil.send_annual_review_report(
+            sent_to=(f"{self._la()} SEN team", "Parents/carers", "Every invitee"),
+            summary="Progress against outcomes; recommendations to the local authority.",
+            **self._on(self.clock.next(3, max(3, deadlines.annual_review_report_days - 2))),
+        )
+        return held
+
+    def _reduced_timetable(self) -> None:
+        if not self.policy.uses_plan_kind(PlanKind.INTERIM_REDUCED_TIMETABLE):
+            return
+        self._sign(AgreementKind.INTERIM_REDUCED_TIMETABLE, self.clock.next(1, 5))
+        day = self.clock.next(1, 5)
+        plan = self.pupil.agree_plan(
+            policy=self.policy,
+            kind=PlanKind.INTERIM_REDUCED_TIMETABLE,
+            outcomes=(
+                SmartOutcome("Attends full days", "Attendance register", day + timedelta(days=42)),
+            ),
+            provision="Mornings only for two weeks, then an afternoon added each week.",
+            review_on=day + timedelta(days=14),
+            agreed_by=(Participant.PARENT, Participant.PRINCIPAL, Participant.HEAD_OF_INCLUSION),
+            la_informed_on=day,
+            plan_id=self._id(),
+            **self._on(day),
+        )
+        self.pupil.review_plan(
+            plan_id=plan,
+            outcomes=(TargetReview("Attends full days", TargetOutcome.ACHIEVED),),
+            pupil_voice="I am OK staying all day now.",
+            parent_voice="Relieved; the build-up worked.",
+            next_steps="Back to a full timetable; key adult check-ins continue.",
+            next_review_on=None,
+            closes_plan=True,
+            **self._on(self.clock.next(28, 42)),
+        )
+
+    # ----- asides: each says whether it fitted the story at this point ---------------------
+
+    def _safeguarding(self) -> bool:
+        dsl = staff(self.academy, Role.DSL)
+        self.pupil.cross_reference_safeguarding(
+            policy=self.policy,
+            cpoms_log_id=f"CP-{self.clock.day.year}-{self.rng.randint(100, 99999):05d}",
+            note=self.rng.choice(BRIEF_NOTES),
+            dsl_decision=self.rng.choice(list(DslDecision)),
+            decided_by=dsl.staff_id,
+            **self._on(self.clock.next(1, 30)),
+        )
+        return True
+
+    def _secondary_need(self) -> bool:
+        if self.pupil.primary_need is None:
+            return False
+        need = self.rng.choice([n for n in NeedType if n not in self.pupil.needs])
+        self.pupil.record_need(
+            need=need, primary=False, notes="Noted at review.", **self._on(self.clock.next(5, 30))
+        )
+        if self.rng.random() < 0.5:
+            self.pupil.withdraw_need(
+                need=need,
+                reason="No longer a barrier to learning after a term of support.",
+                **self._on(self.clock.next(60, 150)),
+            )
+        return True
+
+    def _exam_access(self) -> bool:
+        year = self._year()
+        if year not in (5, 6, 9, 10, 11) or self.pupil.status.census_code == "N":
+            return False
+        day = self.clock.next(5, 30)
+        if self.policy.uses_plan_kind(PlanKind.EXAM_ACCESS):
+            self.pupil.agree_plan(
+                policy=self.policy,
+                kind=PlanKind.EXAM_ACCESS,
+                outcomes=(),
+                provision="Access arrangements as the normal way of working in class tests.",
+                review_on=None,
+                agreed_by=(Participant.PUPIL, Participant.PARENT, Participant.SENDCO),
+                la_informed_on=None,
+                plan_id=self._id(),
+                **self._on(day),
+            )
+        self.pupil.grant_exam_access(
+            policy=self.policy,
+            arrangements=tuple(self.rng.sample(list(ExamArrangement), self.rng.randint(1, 3))),
+            for_assessments="Key stage 2 tests" if year <= 6 else "GCSE examinations",
+            evidence="Assessment by the SENDCo; the normal way of working in class.",
+            **self._on(self.clock.next(1, 20)),
+        )
+        return True
+
+    def _transition(self) -> bool:
+        year = self._year()
+        if year not in (5, 6, 10, 11) or self.pupil.status == RegisterStatus.NONE:
+            return False
+        if self.policy.transition.share_requires_parental_agreement:
+            self._sign(AgreementKind.INFORMATION_SHARING, self.clock.next(1, 10))
+        day = self.clock.next(1, 20)
+        self.pupil.plan_transition(
+            policy=self.policy,
+            transition=TransitionKind.PHASE_TRANSFER if year <= 6 else TransitionKind.POST16,
+            to_setting="Riverside Academy" if year <= 6 else "Northshire Sixth Form College",
+            planned_for=date(school_year(day) + (6 if year <= 6 else 11) - year + 1, 9, 3),
+            information_shared="Current plan, one-page profile and the latest review.",
+            **self._on(day),
+        )
+        if self.pupil.ehc_plan_in_force:
+            self._amend("Phase transfer: the next setting is named", phase_transfer=True)
+        return True
+
+    def _tribunal(self) -> bool:
+        if not self.pupil.ehc_plan_in_force:
+            return False
+        dpo = Recorder("TRUST-dpo-1", Role.DPO)
+        day = self.clock.next(10, 60)
+        hold = self.pupil.place_legal_hold(
+            reason="SEND tribunal appeal lodged by parents against the content of the plan.",
+            requested_by="Trust governance lead",
+            hold_id=self._id(),
+            **self._on(day, dpo),
+        )
+        self._disclose(
+            "First-tier Tribunal (SEND)", DisclosurePurpose.SEND_TRIBUNAL_APPEAL,
+            "Evidence bundle for the appeal", "SEND Regulations 2014; UK GDPR art. 6(1)(c)",
+            self.clock.next(5, 20),
+        )  # fmt: skip
+        self.pupil.lift_legal_hold(
+            hold_id=hold,
+            reason="Appeal decided; no further proceedings.",
+            **self._on(self.clock.next(90, 180), dpo),
+        )
+        return True
+
+    def _subject_access(self) -> bool:
+        if len(self.pupil.kinds) < 4:
+            return False
+        self._disclose(
+            "Parents/carers", DisclosurePurpose.SUBJECT_ACCESS,
+            "Subject access request made by parents on the pupil's behalf",
+            "UK GDPR art. 15", self.clock.next(10, 30),
+        )  # fmt: skip
+        return True
+
+    def _transfer(self) -> bool:
+        here = self.pupil.academy
+        others = [a.code for a in ACADEMIES if a.phase == self.academy.phase and a.code != here]
+        if not others:
+            return False
+        self.pupil.transfer_within_trust(
+            to_academy=self.rng.choice(others),
+            reason="Family moved house within the trust's area.",
+            **self._on(self.clock.next(20, 120)),
+        )
+        return True
+
+    def _leave(self) -> bool:
+        left = self.clock.next(20, 120)
+        sent = weekday(left + timedelta(days=self.rng.randint(1, 4)))
+        acknowledged = weekday(sent + timedelta(days=self.rng.randint(1, 3)))
+        complete = acknowledged < DEMO_TODAY
+        self.pupil.leave_trust(
+            policy=self.policy,
+            destination=self.rng.choice(["Westmoor Academy, Eastshire", "Elective home education"]),
+            records_sent_on=sent if complete else None,
+            receipt_acknowledged_on=acknowledged if complete else None,
+            receipt_acknowledged_by="Receiving SENDCo" if complete else None,
+            recorded_by=self.sendco,
+            happened_on=left,
+            recorded_at=self.clock.recorded(acknowledged if complete else left),
+        )
+        raise StoryEnds
