@@ -22,6 +22,8 @@ from rich.table import Table
 
 from api.application import PupilRecords, RecordEntry, UnknownPupil
 from api.bootstrap import SetupError, init_home, open_ledger, open_records
+from api.cli_projections import projections_app
+from api.cli_reads import reads_app
 from api.settings import SettingsError, load_settings
 from crypto.errors import CryptoError
 from domain.errors import DomainError
@@ -41,6 +43,8 @@ app.add_typer(pupils_app, name="pupils")
 app.add_typer(keys_app, name="keys")
 ledger_app = typer.Typer(no_args_is_help=True, help="The trust-wide verifiable log.")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(projections_app, name="projections")
+app.add_typer(reads_app)  # its commands join the top level (deadlines, safeguarding, …)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -1,0 +1,10 @@
+"""Register, census and retention read models (filled in by the projections work)."""
+
+from __future__ import annotations
+
+from domain.policy import TrustPolicy
+from projections.base import Projection
+
+
+def core_projections(policy: TrustPolicy) -> list[Projection]:
+    return []
