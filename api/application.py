@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy.event
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application, project_aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
@@ -20,7 +20,7 @@ from crypto.errors import KeyShredded
 from crypto.kek import KekRing
 from crypto.mapper import SealingMapper, event_type
 from domain.errors import DomainError, PupilPurged
-from domain.events import PupilRegistered
+from domain.events import PupilRegistered, RecordsPurged
 from domain.policy import DEFAULT_POLICY_NAME, TrustPolicy, load_policy_named
 from domain.pupil import Pupil
 
@@ -122,10 +122,10 @@ class PupilRecords(Application[UUID]):
     # ----- reading ----------------------------------------------------------------------
 
     def get_pupil(self, pupil_id: UUID) -> Pupil:
+        """The pupil's aggregate, rebuilt from its events (one query)."""
+        stored = self._readable_events(pupil_id)
         try:
-            pupil: Any = self.repository.get(pupil_id)
-        except AggregateNotFoundError:
-            raise UnknownPupil(pupil_id) from None
+            pupil: Any = project_aggregate(None, map(self.mapper.to_domain_event, stored))
         except KeyShredded as e:
             raise PupilPurged(pupil_id, e.shredded_at.date()) from None
         assert isinstance(pupil, Pupil)
@@ -134,11 +134,26 @@ class PupilRecords(Application[UUID]):
     def stored_events(self, pupil_id: UUID) -> list[StoredEvent]:
         return list(self.recorder.select_events(pupil_id))
 
-    def entries(self, pupil_id: UUID) -> list[RecordEntry]:
-        """A pupil's entries in sequence order, each with its committed payload."""
+    def _readable_events(self, pupil_id: UUID) -> list[StoredEvent]:
+        """The pupil's stored events, refusing a purged pupil before anything is decrypted.
+
+        The tombstone is stored in the clear, so this also holds in a process whose key
+        cache still has the key of a pupil purged by another process."""
         stored = self.stored_events(pupil_id)
         if not stored:
             raise UnknownPupil(pupil_id)
+        if stored[-1].topic == _PURGED_TOPIC:
+            self.data_keys.forget(pupil_id)
+            raise PupilPurged(pupil_id, self._purged_on(stored[-1]))
+        return stored
+
+    def _purged_on(self, tombstone: StoredEvent) -> Any:
+        committed = self.sealing_mapper.committed(tombstone)
+        return json.loads(committed.payload)["happened_on"]
+
+    def entries(self, pupil_id: UUID) -> list[RecordEntry]:
+        """A pupil's entries in sequence order, each with its committed payload."""
+        stored = self._readable_events(pupil_id)
         try:
             return [self._entry(s) for s in stored]
         except KeyShredded as e:
@@ -185,6 +200,9 @@ class PupilRecords(Application[UUID]):
     def _head_version(self, pupil_id: UUID) -> int | None:
         last = self.recorder.select_events(pupil_id, desc=True, limit=1)
         return last[0].originator_version if last else None
+
+
+_PURGED_TOPIC = get_topic(RecordsPurged)
 
 
 def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:

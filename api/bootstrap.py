@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy.exc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,6 +17,9 @@ from crypto.kek import FileKekRing
 from crypto.signing import create_signing_key, load_signing_key, public_key_hex
 from domain.policy import resolve_policy
 from projections.ledger import Ledger
+
+if TYPE_CHECKING:
+    from api.retention import Retention
 
 
 class SetupError(Exception):
@@ -58,8 +62,12 @@ def init_home(settings: Settings) -> InitReport:
     )
 
 
-def open_records(settings: Settings, clock: Clock | None = None) -> PupilRecords:
-    """Open the pupil records named by the settings, failing closed on any key problem."""
+def open_records(
+    settings: Settings, clock: Clock | None = None, *, check_purges: bool = True
+) -> PupilRecords:
+    """Open the pupil records named by the settings, failing closed on any key problem, and
+    on a journalled purge this database does not reflect (unless `check_purges` is off, which
+    only `chronicle retention reapply-purges` does)."""
     home = settings.home.resolve()
     if not home.is_dir():
         raise SetupError(
@@ -69,13 +77,23 @@ def open_records(settings: Settings, clock: Clock | None = None) -> PupilRecords
     policy = resolve_policy(settings.policy)
     ring = FileKekRing(settings.keys_dir, allow_development=not settings.production)
     try:
-        return PupilRecords(database_url=settings.store_url, ring=ring, clock=clock, policy=policy)
+        records = PupilRecords(
+            database_url=settings.store_url, ring=ring, clock=clock, policy=policy
+        )
     except _UNREACHABLE as e:
         reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
         raise StoreUnavailable(
             f"cannot reach the database at {display_url(settings.store_url)}: {reason}. "
             "Check CHRONICLE_DATABASE_URL and that the server is running"
         ) from None
+    if check_purges:
+        from api.retention import unapplied_purges, unapplied_purges_message
+
+        pending = unapplied_purges(records, purge_journal_path(settings))
+        if pending:
+            records.close()
+            raise SetupError(unapplied_purges_message(pending))
+    return records
 
 
 def build_ledger(
@@ -100,6 +118,29 @@ def open_ledger(settings: Settings, records: PupilRecords) -> Ledger:
 
 def journal_path(settings: Settings) -> Path:
     return settings.home.resolve() / "ledger" / "checkpoints.jsonl"
+
+
+def purge_journal_path(settings: Settings) -> Path:
+    return settings.home.resolve() / "ledger" / "purges.jsonl"
+
+
+def open_retention(settings: Settings, records: PupilRecords, ledger: Ledger) -> Retention:
+    """The DPO's retention operations; purges also bring the read models up to date."""
+    from projections.runner import ProjectionRunner
+
+    from api.retention import Retention
+    from projections.catalogue import build_projections
+
+    def refresh_read_models() -> None:
+        ProjectionRunner(records, build_projections(records.policy)).catch_up()
+
+    return Retention(
+        records,
+        ledger,
+        load_signing_key(settings.keys_dir),
+        purge_journal_path(settings),
+        after_purge=refresh_read_models,
+    )
 
 
 def display_url(url: str) -> str:

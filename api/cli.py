@@ -24,6 +24,7 @@ from api.application import PupilRecords, RecordEntry, UnknownPupil
 from api.bootstrap import SetupError, init_home, open_ledger, open_records
 from api.cli_projections import projections_app
 from api.cli_reads import reads_app
+from api.cli_retention import retention_app
 from api.settings import SettingsError, load_settings
 from crypto.errors import CryptoError
 from domain.errors import DomainError
@@ -44,6 +45,7 @@ app.add_typer(keys_app, name="keys")
 ledger_app = typer.Typer(no_args_is_help=True, help="The trust-wide verifiable log.")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(projections_app, name="projections")
+app.add_typer(retention_app, name="retention")
 app.add_typer(reads_app)  # its commands join the top level (deadlines, safeguarding, …)
 
 out = Console(soft_wrap=True)
@@ -135,7 +137,7 @@ def chronology(
 ) -> None:
     """A pupil's whole record, every entry with both dates, in the order it happened."""
     with records() as app_:
-        entries = app_.entries(_resolve_pupil(app_, pupil))
+        entries = app_.entries(resolve_pupil(app_, pupil))
     ordered = sorted(entries, key=lambda e: (e.payload["happened_on"], e.payload["recorded_at"]))
     if as_json:
         out.print_json(json.dumps([_entry_json(e) for e in ordered]))
@@ -283,7 +285,7 @@ def export(
     made_by = Recorder(by or f"cli:{getpass.getuser()}", Role.TRIBUNAL)
     disclosure = Disclosure(recipient, purpose, legal_basis, made_by)
     with ledger() as (app_, log):
-        pupil_id = _resolve_pupil(app_, pupil)
+        pupil_id = resolve_pupil(app_, pupil)
         result = export_pupil(app_, log, pupil_id, disclosure, redactions)
     _write_atomically(out_file, json.dumps(result.bundle, indent=1, ensure_ascii=False))
     if html is not None:
@@ -349,7 +351,7 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
-def _resolve_pupil(app_: PupilRecords, text: str) -> UUID:
+def resolve_pupil(app_: PupilRecords, text: str) -> UUID:
     try:
         return UUID(text)
     except ValueError:
@@ -406,7 +408,7 @@ def main() -> None:
     """Entry point: run the command, turning operator errors into one clear line."""
     try:
         app(standalone_mode=True)
-    except (*_OPERATOR_ERRORS, CommandFailed) as e:
+    except (*_OPERATOR_ERRORS, CommandFailed) as e:  # RetentionRefused is a DomainError
         err.print(f"[red]error:[/red] {e}", highlight=False)
         sys.exit(1)
 

@@ -150,6 +150,21 @@ class DataKeyStore:
         with self._lock:
             self._cache.pop(owner, None)
 
+    def live(self, owners: list[UUID]) -> set[UUID]:
+        """Which of `owners` still have a data key (not shredded, present in this database)."""
+        found: set[UUID] = set()
+        with self._transaction(False) as session:
+            for start in range(0, len(owners), 500):
+                found.update(
+                    session.execute(
+                        select(data_keys.c.owner).where(
+                            data_keys.c.owner.in_(owners[start : start + 500]),
+                            data_keys.c.wrapped.is_not(None),
+                        )
+                    ).scalars()
+                )
+        return found
+
     def shredded_at(self, owner: UUID) -> datetime | None:
         with self._transaction(False) as session:
             value = session.execute(

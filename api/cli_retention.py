@@ -1,0 +1,136 @@
+"""`chronicle retention …`: the data-protection officer's year, from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from api.bootstrap import open_ledger, open_records, open_retention
+from api.retention import Retention
+from api.settings import load_settings
+from domain.values import Recorder, Role
+
+retention_app = typer.Typer(no_args_is_help=True, help="Retention, legal holds and purges.")
+out = Console(soft_wrap=True)
+
+By = Annotated[str, typer.Option("--by", help="Your staff id (recorded).")]
+AsRole = Annotated[Role, typer.Option("--role", help="The role you act in.")]
+
+
+@contextmanager
+def retention(check_purges: bool = True) -> Iterator[tuple[Any, Retention]]:
+    settings = load_settings()
+    records = open_records(settings, check_purges=check_purges)
+    try:
+        yield records, open_retention(settings, records, open_ledger(settings, records))
+    finally:
+        records.close()
+
+
+def _pupil(records: Any, text: str) -> Any:
+    from api.cli import resolve_pupil
+
+    return resolve_pupil(records, text)
+
+
+@retention_app.command("hold")
+def hold(
+    pupil: str,
+    reason: Annotated[str, typer.Option(help="Why the records must be kept (recorded).")],
+    by: By,
+    requested_by: Annotated[str, typer.Option(help="Who asked for the hold.")] = "",
+    role: AsRole = Role.DPO,
+) -> None:
+    """Place a legal hold: the pupil's records cannot be purged until it is lifted."""
+    with retention() as (records, dpo):
+        pupil_id = _pupil(records, pupil)
+        hold_id = dpo.hold(pupil_id, Recorder(by, role), reason, requested_by or by)
+    out.print(f"Legal hold {hold_id} placed on pupil {pupil_id}.", highlight=False)
+
+
+@retention_app.command("release")
+def release(
+    pupil: str,
+    reason: Annotated[str, typer.Option(help="Why the hold is lifted (recorded).")],
+    by: By,
+    role: AsRole = Role.DPO,
+) -> None:
+    """Lift the legal hold(s) on a pupil's records."""
+    with retention() as (records, dpo):
+        pupil_id = _pupil(records, pupil)
+        lifted = dpo.release(pupil_id, Recorder(by, role), reason)
+    out.print(f"Lifted {len(lifted)} legal hold(s) on pupil {pupil_id}.", highlight=False)
+
+
+@retention_app.command("propose-purge")
+def propose_purge(
+    pupil: str,
+    by: By,
+    role: AsRole = Role.DPO,
+    override: Annotated[
+        str | None, typer.Option(help="Purge before the due date: the reason (recorded).")
+    ] = None,
+) -> None:
+    """Propose purging a pupil's records; a second person must approve."""
+    with retention() as (records, dpo):
+        pupil_id = _pupil(records, pupil)
+        due = dpo.propose(pupil_id, Recorder(by, role), override)
+    out.print(
+        f"Purge of pupil {pupil_id} proposed by {by} (retention due {due}); a second person "
+        f"must run `chronicle retention approve-purge {pupil_id} --by <their id>`.",
+        highlight=False,
+    )
+
+
+@retention_app.command("approve-purge")
+def approve_purge(pupil: str, by: By, role: AsRole = Role.DPO) -> None:
+    """Approve a proposed purge and carry it out: irreversible."""
+    with retention() as (records, dpo):
+        pupil_id = _pupil(records, pupil)
+        record = dpo.approve(pupil_id, Recorder(by, role))
+    r = record.record
+    out.print(
+        f"Pupil {pupil_id} purged at {r['purged_at']} (proposed by {r['proposed_by']}, approved "
+        f"by {r['approved_by']}); head entry {r['head_seq']} at log index {r['log_index']}. "
+        "Signed purge record appended to the purge journal.",
+        highlight=False,
+    )
+
+
+@retention_app.command("reapply-purges")
+def reapply_purges() -> None:
+    """Re-apply every journalled purge this database does not reflect (after a restore)."""
+    with retention(check_purges=False) as (_, dpo):
+        done = dpo.reapply()
+    if not done:
+        out.print("Every journalled purge is applied in this database.")
+    for record in done:
+        out.print(
+            f"Re-applied the purge of pupil {record.pupil_id} ({record.record['purged_at']}).",
+            highlight=False,
+        )
+
+
+@retention_app.command("records")
+def purge_records(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The signed purge records of this database."""
+    with retention() as (_, dpo):
+        records = [r.as_json() for r in dpo.purge_records()]
+    if as_json:
+        out.print_json(json.dumps(records))
+        return
+    for r in records:
+        body = r["record"]
+        out.print(
+            f"{body['purged_at']}  pupil {body['pupil']}  head {body['head_seq']}  "
+            f"proposed {body['proposed_by']}  approved {body['approved_by']}",
+            highlight=False,
+        )
+    out.print(f"{len(records)} purge records")

@@ -1,0 +1,416 @@
+"""Retention: legal holds, the two-person purge, signed purge records, and restore safety.
+
+A purge is proposed by a data-protection officer and approved by a *different* person
+(a DPO or trust admin). Refusals — a legal hold, not yet due without a recorded override,
+already purged, the same person twice, a role that may not — change nothing but leave an
+audit entry. Approval executes the purge, in an order that a crash cannot leave unsafe:
+
+1. record the `RecordsPurged` tombstone (in the clear; no personal data);
+2. bring the ledger up to the tombstone, and sign a purge record naming the pupil, the head
+   sequence number, its log index and leaf hash, the time, proposer and approver;
+3. append the record to the purge journal outside the database (fsync), and to the table;
+4. destroy the pupil's data key everywhere (database row, page and WAL scrubbed, caches);
+5. let the read models drop the pupil's rows.
+
+A crash between 3 and 4 leaves a journalled purge not applied: the service refuses to start
+until `chronicle retention reapply-purges` finishes it. The same command re-applies every
+purge after a database is restored from a backup taken before it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    delete,
+    insert,
+    select,
+)
+
+from api.application import PupilRecords
+from crypto.chain import checkpoint_signature_valid
+from crypto.jcs import canonical_json
+from crypto.signing import public_key_hex
+from domain.errors import DomainError, PupilPurged
+from domain.pupil import Pupil
+from domain.values import Recorder, Role
+from projections.ledger import Ledger
+
+PROPOSERS = frozenset({Role.DPO})
+APPROVERS = frozenset({Role.DPO, Role.TRUST_ADMIN})
+PURGE_FORMAT = "chronicle-purge/1"
+
+metadata = MetaData()
+proposals = Table(
+    "retention_proposals",
+    metadata,
+    Column("pupil_id", Uuid, primary_key=True),
+    Column("proposed_by", String(80), nullable=False),
+    Column("proposed_at", DateTime(timezone=True), nullable=False),
+    # Why an early purge was allowed; documented as "no personal data" (it stays in the clear).
+    Column("override_reason", Text, nullable=True),
+)
+audit_log = Table(
+    "retention_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("pupil_id", Uuid, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+purges = Table(
+    "retention_purges",
+    metadata,
+    Column("pupil_id", Uuid, primary_key=True),
+    Column("purged_at", String(40), nullable=False),
+    Column("record", Text, nullable=False),
+)
+
+
+class RetentionRefused(DomainError):
+    """A retention step was refused; only an audit entry was written."""
+
+
+@dataclass(frozen=True)
+class PurgeRecord:
+    """The signed statement that a pupil's records were destroyed."""
+
+    record: dict[str, Any]
+    signature: str
+    public_key: str
+
+    @property
+    def pupil_id(self) -> UUID:
+        return UUID(self.record["pupil"])
+
+    def as_json(self) -> dict[str, Any]:
+        return {"record": self.record, "signature": self.signature, "public_key": self.public_key}
+
+    def verifies(self, public_key: str | None = None) -> bool:
+        """True when the trust's key signed this record (and it is the expected key)."""
+        if public_key is not None and public_key != self.public_key:
+            return False
+        return checkpoint_signature_valid(self.public_key, self.record, self.signature)
+
+
+class Retention:
+    """The DPO's operations on one installation."""
+
+    def __init__(
+        self,
+        records: PupilRecords,
+        ledger: Ledger,
+        signing_key: Ed25519PrivateKey,
+        journal: Path,
+        after_purge: Callable[[], object] | None = None,
+    ) -> None:
+        self.records, self.ledger, self.journal = records, ledger, journal
+        self._key = signing_key
+        self._after_purge = after_purge
+        metadata.create_all(records.datastore.engine, checkfirst=True)
+
+    # ----- legal holds ------------------------------------------------------------------
+
+    def hold(self, pupil_id: UUID, by: Recorder, reason: str, requested_by: str) -> UUID:
+        pupil = self.records.get_pupil(pupil_id)
+        now = self.records.clock()
+        hold_id = pupil.place_legal_hold(
+            reason=reason,
+            requested_by=requested_by,
+            recorded_by=by,
+            happened_on=now.date(),
+            recorded_at=now,
+        )
+        self.records.save(pupil)
+        self._audit("hold", pupil_id, by, "done", f"hold {hold_id}")
+        return hold_id
+
+    def release(self, pupil_id: UUID, by: Recorder, reason: str) -> list[UUID]:
+        """Lift every legal hold in force (a pupil rarely has more than one)."""
+        pupil = self.records.get_pupil(pupil_id)
+        if not pupil.holds:
+            raise RetentionRefused(f"pupil {pupil_id} has no legal hold in force")
+        now = self.records.clock()
+        lifted = list(pupil.holds)
+        for hold_id in lifted:
+            pupil.lift_legal_hold(
+                hold_id=hold_id,
+                reason=reason,
+                recorded_by=by,
+                happened_on=now.date(),
+                recorded_at=now,
+            )
+        self.records.save(pupil)
+        self._audit("release", pupil_id, by, "done", f"{len(lifted)} hold(s) lifted")
+        return lifted
+
+    # ----- the two-person purge ---------------------------------------------------------
+
+    def propose(self, pupil_id: UUID, by: Recorder, override: str | None = None) -> date:
+        """Propose a purge; returns the retention due date. Refusals are audited."""
+        self._refuse_unless(
+            by.role in PROPOSERS,
+            "propose",
+            pupil_id,
+            by,
+            f"only a data-protection officer may propose a purge, not {by.role}",
+        )
+        pupil = self._live_pupil("propose", pupil_id, by)
+        due = self._check_purgeable("propose", pupil, by, override)
+        with self.records.datastore.transaction(True) as session:
+            session.execute(delete(proposals).where(proposals.c.pupil_id == pupil_id))
+            session.execute(
+                insert(proposals).values(
+                    pupil_id=pupil_id,
+                    proposed_by=by.staff_id,
+                    proposed_at=self.records.clock(),
+                    override_reason=override,
+                )
+            )
+        self._audit(
+            "propose",
+            pupil_id,
+            by,
+            "done",
+            f"due {due}" + (f"; override: {override}" if override else ""),
+        )
+        return due
+
+    def approve(self, pupil_id: UUID, by: Recorder) -> PurgeRecord:
+        """Approve a proposed purge and carry it out (see the module's steps)."""
+        self._refuse_unless(
+            by.role in APPROVERS,
+            "approve",
+            pupil_id,
+            by,
+            f"a purge is approved by a DPO or trust admin, not {by.role}",
+        )
+        proposal = self._proposal(pupil_id)
+        self._refuse_unless(
+            proposal is not None,
+            "approve",
+            pupil_id,
+            by,
+            "there is no purge proposal for this pupil: a DPO must propose it first",
+        )
+        assert proposal is not None
+        proposer, override = proposal
+        self._refuse_unless(
+            proposer != by.staff_id,
+            "approve",
+            pupil_id,
+            by,
+            "the person who proposed a purge cannot approve it: a second person must",
+        )
+        pupil = self._live_pupil("approve", pupil_id, by)
+        self._check_purgeable("approve", pupil, by, override)
+        record = self._execute(pupil, proposer, by, override)
+        self._audit(
+            "approve", pupil_id, by, "done", f"purged; head entry {record.record['head_seq']}"
+        )
+        return record
+
+    def _execute(
+        self, pupil: Pupil, proposer: str, by: Recorder, override: str | None
+    ) -> PurgeRecord:
+        now = self.records.clock()
+        pupil.record_purge(
+            proposed_by=proposer,
+            approved_by=by.staff_id,
+            reason="early purge (override recorded)" if override else "end of retention",
+            recorded_by=by,
+            happened_on=now.date(),
+            recorded_at=now,
+        )
+        self.records.save(pupil)
+        self.ledger.integrate()
+        head = self.ledger.head(pupil.id)
+        assert head is not None
+        body = {
+            "format": PURGE_FORMAT,
+            "pupil": str(pupil.id),
+            "head_seq": head.seq,
+            "log_index": head.log_index,
+            "head_leaf_hash": head.leaf_hash.hex(),
+            "purged_at": now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "proposed_by": proposer,
+            "approved_by": by.staff_id,
+        }
+        record = PurgeRecord(
+            body, self._key.sign(canonical_json(body)).hex(), public_key_hex(self._key)
+        )
+        self._journal(record)
+        self._apply(record)
+        return record
+
+    def _apply(self, record: PurgeRecord) -> None:
+        with self.records.datastore.transaction(True) as session:
+            session.execute(delete(purges).where(purges.c.pupil_id == record.pupil_id))
+            session.execute(
+                insert(purges).values(
+                    pupil_id=record.pupil_id,
+                    purged_at=record.record["purged_at"],
+                    record=json.dumps(record.as_json()),
+                )
+            )
+            session.execute(delete(proposals).where(proposals.c.pupil_id == record.pupil_id))
+        if self.records.data_keys.shredded_at(record.pupil_id) is None:
+            self.records.data_keys.shred(record.pupil_id, self.records.clock())
+        if self._after_purge is not None:
+            self._after_purge()
+
+    # ----- restore safety ---------------------------------------------------------------
+
+    def journalled(self) -> list[PurgeRecord]:
+        return read_journal(self.journal)
+
+    def unapplied(self) -> list[PurgeRecord]:
+        """Journalled purges whose pupil still has a live data key in this database."""
+        return unapplied_purges(self.records, self.journal)
+
+    def reapply(self) -> list[PurgeRecord]:
+        """Finish every journalled purge this database does not reflect (after a crash or a
+        restore from an older backup). Records that fail their signature are refused."""
+        done = []
+        for record in self.unapplied():
+            if not record.verifies(public_key_hex(self._key)):
+                raise RetentionRefused(
+                    f"the purge journal's record for pupil {record.pupil_id} is not signed by "
+                    "this trust's key: the journal was altered; nothing was re-applied"
+                )
+            self._apply(record)
+            done.append(record)
+        return done
+
+    def purge_records(self) -> list[PurgeRecord]:
+        with self.records.datastore.transaction(False) as session:
+            rows = session.execute(select(purges.c.record).order_by(purges.c.purged_at)).scalars()
+            return [_record(json.loads(r)) for r in rows]
+
+    def audit_entries(self, pupil_id: UUID | None = None) -> list[dict[str, Any]]:
+        query = select(audit_log).order_by(audit_log.c.id)
+        if pupil_id is not None:
+            query = query.where(audit_log.c.pupil_id == pupil_id)
+        with self.records.datastore.transaction(False) as session:
+            return [dict(row._mapping) for row in session.execute(query)]
+
+    # ----- internals --------------------------------------------------------------------
+
+    def _live_pupil(self, action: str, pupil_id: UUID, by: Recorder) -> Pupil:
+        try:
+            return self.records.get_pupil(pupil_id)
+        except PupilPurged as e:
+            self._audit(action, pupil_id, by, "refused", str(e))
+            raise RetentionRefused(f"{e}") from None
+
+    def _check_purgeable(
+        self, action: str, pupil: Pupil, by: Recorder, override: str | None
+    ) -> date:
+        if pupil.holds:
+            placed = min(pupil.holds.values())
+            self._refuse(
+                action,
+                pupil.id,
+                by,
+                f"a legal hold has been in force since {placed}: lift it before purging",
+            )
+        due = self.records.policy.retention_due(pupil.date_of_birth)
+        today = self.records.clock().date()
+        if due > today and not (override and override.strip()):
+            self._refuse(
+                action,
+                pupil.id,
+                by,
+                f"the records are not due for purging until {due}; to purge earlier, "
+                "give --override with the reason (it is recorded)",
+            )
+        return due
+
+    def _proposal(self, pupil_id: UUID) -> tuple[str, str | None] | None:
+        with self.records.datastore.transaction(False) as session:
+            row = session.execute(
+                select(proposals.c.proposed_by, proposals.c.override_reason).where(
+                    proposals.c.pupil_id == pupil_id
+                )
+            ).first()
+        return None if row is None else (row[0], row[1])
+
+    def _refuse_unless(
+        self, ok: bool, action: str, pupil_id: UUID, by: Recorder, message: str
+    ) -> None:
+        if not ok:
+            self._refuse(action, pupil_id, by, message)
+
+    def _refuse(self, action: str, pupil_id: UUID, by: Recorder, message: str) -> None:
+        self._audit(action, pupil_id, by, "refused", message)
+        raise RetentionRefused(message)
+
+    def _audit(self, action: str, pupil_id: UUID, by: Recorder, outcome: str, detail: str) -> None:
+        with self.records.datastore.transaction(True) as session:
+            session.execute(
+                insert(audit_log).values(
+                    at=self.records.clock(),
+                    action=action,
+                    pupil_id=pupil_id,
+                    actor=f"{by.staff_id} ({by.role})",
+                    outcome=outcome,
+                    detail=detail,
+                )
+            )
+
+    def _journal(self, record: PurgeRecord) -> None:
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record.as_json(), sort_keys=True) + "\n"
+        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _record(data: dict[str, Any]) -> PurgeRecord:
+    return PurgeRecord(data["record"], data["signature"], data["public_key"])
+
+
+def read_journal(journal: Path) -> list[PurgeRecord]:
+    if not journal.exists():
+        return []
+    lines = journal.read_text().splitlines()
+    return [_record(json.loads(line)) for line in lines if line.strip()]
+
+
+def unapplied_purges(records: PupilRecords, journal: Path) -> list[PurgeRecord]:
+    """Journalled purges whose pupil still has a live data key in `records`' database."""
+    journalled = read_journal(journal)
+    live = records.data_keys.live([r.pupil_id for r in journalled])
+    return [r for r in journalled if r.pupil_id in live]
+
+
+def unapplied_purges_message(records: list[PurgeRecord]) -> str:
+    pupils = ", ".join(str(r.pupil_id) for r in records[:5])
+    more = f" and {len(records) - 5} more" if len(records) > 5 else ""
+    return (
+        f"{len(records)} journalled purge(s) are not applied in this database (pupils {pupils}"
+        f"{more}), as after restoring an older backup: run `chronicle retention "
+        "reapply-purges` before starting Chronicle"
+    )
