@@ -220,3 +220,54 @@ def test_shredded_key_leaves_no_trace_in_sqlite_files(tmp_path: Path) -> None:
         assert all(w in _all_stored_bytes(store) for w in remaining)  # the scan can see keys
     finally:
         records.close()
+
+
+def test_kek_rotation_under_load_fails_no_read_or_write(
+    open_records: OpenRecords, tmp_path: Path
+) -> None:
+    """Two "processes" (separate apps, separate key caches, one key folder) keep reading and
+    writing while a third rotates the KEK: nothing fails, and the old KEK is not needed."""
+    import threading
+
+    from crypto.kek import FileKekRing
+
+    keys = tmp_path / "keys"
+    FileKekRing.create(keys, development=True)
+    writer_app, reader_app, rotator = (open_records(FileKekRing(keys)) for _ in range(3))
+    pupils = [a_pupil(f"R{n}") for n in range(40)]
+    writer_app.save(*pupils)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def keep_working(app: PupilRecords, write: bool) -> None:
+        n = 0
+        while not stop.is_set():
+            try:
+                app.data_keys.forget(pupils[n % 40].id)  # force an unwrap every time
+                if write:
+                    app.save(a_pupil(f"New{n}"))
+                else:
+                    app.get_pupil(pupils[n % 40].id)
+            except BaseException as e:
+                errors.append(e)
+            n += 1
+
+    workers = [
+        threading.Thread(target=keep_working, args=(a, w))
+        for a, w in ((writer_app, True), (reader_app, False))
+    ]
+    for w in workers:
+        w.start()
+    try:
+        for _ in range(2):
+            rotator.data_keys.rotate(rotator.clock(), batch=7)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    assert errors == []
+    for retired in (keys / "retired").glob("*.json"):
+        retired.unlink()
+    fresh = open_records(FileKekRing(keys))
+    assert all(fresh.get_pupil(p.id).version == 2 for p in pupils)
+    assert len(list(fresh.registrations())) >= 40
