@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.application import PupilRecords, RecordEntry, UnknownPupil
-from api.bootstrap import SetupError, init_home, open_ledger, open_records
+from api.bootstrap import SetupError, init_home, open_ledger, open_records, open_retention
 from api.cli_projections import projections_app
 from api.cli_reads import reads_app
 from api.cli_retention import retention_app
@@ -98,8 +98,11 @@ def demo(
             raise CommandFailed(
                 "this store already holds pupils: run the demo on a new CHRONICLE_HOME"
             )
-        summary = generate(app_, pupils=pupils, seed=seed)
-        signed = open_ledger(load_settings(), app_).checkpoint()
+        settings = load_settings()
+        log = open_ledger(settings, app_)
+        dpo = open_retention(settings, app_, log)
+        summary = generate(app_, pupils=pupils, seed=seed, seal_purge=dpo.seal_recorded_purge)
+        signed = log.checkpoint()
     out.print(
         f"Demo trust written: {summary.pupils} pupils, {summary.events} entries, "
         f"academies {', '.join(summary.academies)}; log checkpoint at size "
@@ -133,34 +136,82 @@ def pupils_list(
 @app.command()
 def chronology(
     pupil: Annotated[str, typer.Argument(help="Pupil id (UUID) or UPN.")],
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="Only entries of this kind (repeatable), e.g. PlanReviewed."),
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="Happened on or after this day."),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Happened on or before this day."),
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", help="Only entries recorded in this role.")
+    ] = None,
+    area: Annotated[
+        str | None, typer.Option("--area", help="Only entries about this area of need.")
+    ] = None,
+    viewer: Annotated[
+        str | None,
+        typer.Option("--as", help="Show what this role may see; other entries are masked."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """A pupil's whole record, every entry with both dates, in the order it happened."""
+    """A pupil's record, every entry with both dates, in the order it happened."""
+    from api.cli_reads import catch_up
+    from projections.chronology import chronology as read_chronology
+
     with records() as app_:
-        entries = app_.entries(resolve_pupil(app_, pupil))
-    ordered = sorted(entries, key=lambda e: (e.payload["happened_on"], e.payload["recorded_at"]))
+        pupil_id = resolve_pupil(app_, pupil)
+        catch_up(app_)
+        entries = read_chronology(
+            app_,
+            pupil_id,
+            kinds=kind or None,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            author_role=role,
+            area=area,
+            viewer_role=viewer,
+        )
+        registered = read_chronology(app_, pupil_id, kinds=["PupilRegistered"], viewer_role=viewer)
     if as_json:
-        out.print_json(json.dumps([_entry_json(e) for e in ordered]))
+        out.print_json(json.dumps([e.as_json() for e in entries]))
         return
-    first = entries[0].payload
-    out.print(
-        f"[bold]{first['legal_given_names']} {first['legal_family_name']}[/bold]  "
-        f"UPN {first['upn']}  {first['academy']}  pupil {entries[0].pupil_id}"
-    )
-    corrected = {e.payload["corrects_seq"]: e.seq for e in entries if e.type == "EntryCorrected"}
-    for e in ordered:
-        by = e.payload["recorded_by"]
-        recorded = e.payload["recorded_at"][:16].replace("T", " ")
-        note = ""
-        if e.seq in corrected:
-            note = f"  [yellow](corrected by #{corrected[e.seq]})[/yellow]"
+    first = registered[0].payload if registered else None
+    if first is not None:
         out.print(
-            f"\n[bold]#{e.seq}[/bold] {e.type}  happened {e.payload['happened_on']}  "
-            f"recorded {recorded}  by {by['staff_id']} ({by['role']}){note}",
+            f"[bold]{first['legal_given_names']} {first['legal_family_name']}[/bold]  "
+            f"UPN {first['upn']}  {first['academy']}  pupil {pupil_id}"
+        )
+    else:
+        out.print(f"[bold]pupil {pupil_id}[/bold]")
+    for e in entries:
+        recorded = e.recorded_at[:16].replace("T", " ")
+        by = f"  by {e.recorded_by['staff_id']} ({e.recorded_by['role']})" if e.recorded_by else ""
+        note = ""
+        if e.corrected_by:
+            seqs = ", ".join(f"#{seq}" for seq in e.corrected_by)
+            note = f"  [yellow](corrected by {seqs})[/yellow]"
+        out.print(
+            f"\n[bold]#{e.seq}[/bold] {e.type}  happened {e.happened_on}  "
+            f"recorded {recorded}{by}{note}",
             highlight=False,
         )
-        for line in _details(e):
-            out.print(f"    {line}", highlight=False, markup=False)
+        if e.payload is None:
+            out.print(
+                f"    (not shown to the {viewer} role under this trust's policy)", highlight=False
+            )
+            continue
+        for key, value in e.payload.items():
+            if key in _SKIP or value in (None, "", []):
+                continue
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            out.print(f"    {key.replace('_', ' ')}: {shown}", highlight=False, markup=False)
+    out.print(f"\n{len(entries)} entries", highlight=False)
 
 
 @keys_app.command("rotate")

@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -46,6 +46,7 @@ from sqlalchemy import (
 from api.application import PupilRecords
 from crypto.chain import checkpoint_signature_valid
 from crypto.jcs import canonical_json
+from crypto.mapper import event_type
 from crypto.signing import public_key_hex
 from domain.errors import DomainError, PupilPurged
 from domain.pupil import Pupil
@@ -242,18 +243,32 @@ class Retention:
             recorded_at=now,
         )
         self.records.save(pupil)
+        return self._seal(pupil.id, proposer, by.staff_id, now)
+
+    def seal_recorded_purge(self, pupil_id: UUID) -> PurgeRecord:
+        """Finish a purge whose tombstone is already recorded (one imported from a former
+        system, or the demo's former pupils): sign, journal, destroy the key."""
+        stored = self.records.stored_events(pupil_id)
+        if not stored or event_type(stored[-1].topic) != "RecordsPurged":
+            raise RetentionRefused(f"pupil {pupil_id} has no recorded purge to seal")
+        tombstone = json.loads(self.records.sealing_mapper.committed(stored[-1]).payload)
+        recorded_at = datetime.fromisoformat(tombstone["recorded_at"])
+        return self._seal(pupil_id, tombstone["proposed_by"], tombstone["approved_by"], recorded_at)
+
+    def _seal(self, pupil_id: UUID, proposer: str, approver: str, at: datetime) -> PurgeRecord:
+        """Sign the purge record for the pupil's head (its tombstone), journal it, apply it."""
         self.ledger.integrate()
-        head = self.ledger.head(pupil.id)
+        head = self.ledger.head(pupil_id)
         assert head is not None
         body = {
             "format": PURGE_FORMAT,
-            "pupil": str(pupil.id),
+            "pupil": str(pupil_id),
             "head_seq": head.seq,
             "log_index": head.log_index,
             "head_leaf_hash": head.leaf_hash.hex(),
-            "purged_at": now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "purged_at": at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "proposed_by": proposer,
-            "approved_by": by.staff_id,
+            "approved_by": approver,
         }
         record = PurgeRecord(
             body, self._key.sign(canonical_json(body)).hex(), public_key_hex(self._key)

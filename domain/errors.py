@@ -16,15 +16,31 @@ class InvalidEntry(DomainError):
 
 
 class DateOutOfRange(InvalidEntry):
-    pass
+    """A date is in the future, before the pupil was born, or before what it follows."""
 
 
 class TransitionNotAllowed(InvalidEntry):
-    pass
+    """A register move the trust's policy or the census rule does not allow."""
 
 
 class UnknownEntry(InvalidEntry):
-    pass
+    """The entry points at a plan, hold or entry that is not on the record."""
+
+
+class OutOfOrder(InvalidEntry):
+    """A step was recorded before the step it depends on (an EHC review before the plan)."""
+
+
+class NotAllowedByPolicy(InvalidEntry):
+    """The trust's policy does not use or does not allow this (a plan kind, a sub-flag)."""
+
+
+class LegalHoldInForce(InvalidEntry):
+    """A legal hold stops the records being purged until it is lifted."""
+
+
+class PupilLeftTrust(InvalidEntry):
+    """The pupil has left the trust; only record-keeping entries can still be added."""
 
 
 class PupilPurged(DomainError):

@@ -9,11 +9,31 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent
 
 from domain.payload import from_payload, to_payload
-from domain.values import AreaOfNeed, ConcernSource, NeedType, Recorder, RegisterStatus, SubFlag
+from domain.values import (
+    AgencyKind,
+    AgreementKind,
+    AreaOfNeed,
+    AssessmentRequester,
+    ConcernSource,
+    DisclosurePurpose,
+    DslDecision,
+    ExamArrangement,
+    NeedType,
+    Participant,
+    PlanKind,
+    Recorder,
+    RegisterStatus,
+    ReviewRecommendation,
+    SmartOutcome,
+    SubFlag,
+    TargetReview,
+    TransitionKind,
+)
 
 
 class PupilEvent(AggregateEvent):
@@ -107,6 +127,222 @@ class EntryCorrected(PupilEvent):
     reason: str
 
 
+class PlanAgreed(PupilEvent):
+    """A plan was agreed (IEP, one-page profile, health care plan, PEEP, ...).
+
+    `plan_id` is how reviews point at it. `la_informed_on` is set only on an interim
+    reduced timetable: the day the local authority was told.
+    """
+
+    plan_id: UUID
+    kind: PlanKind
+    outcomes: tuple[SmartOutcome, ...]
+    provision: str
+    review_on: date
+    agreed_by: tuple[Participant, ...]
+    la_informed_on: date | None
+
+
+class PlanReviewed(PupilEvent):
+    """A plan was reviewed: an outcome for each target, both voices, the next steps.
+
+    An open plan gets a next review date; a review that closes the plan has none.
+    """
+
+    plan_id: UUID
+    outcomes: tuple[TargetReview, ...]
+    pupil_voice: str
+    parent_voice: str
+    next_steps: str
+    next_review_on: date | None
+    closes_plan: bool
+
+
+class ExternalAgencyInvolved(PupilEvent):
+    """A service outside the school became involved (after a referral or at its own hand)."""
+
+    agency: AgencyKind
+    service: str
+    professional: str | None
+    reason: str
+
+
+class AdviceReceived(PupilEvent):
+    """Advice or a report arrived from an outside professional."""
+
+    agency: AgencyKind
+    service: str
+    professional: str | None
+    summary: str
+    recommendations: tuple[str, ...]
+
+
+class EHCNeedsAssessmentRequested(PupilEvent):
+    """The local authority was asked for an EHC needs assessment (a re-assessment when an
+    EHC plan is already in force)."""
+
+    local_authority: str
+    requested_by: AssessmentRequester
+    reason: str
+    reassessment: bool
+
+
+class LAInformationRequested(PupilEvent):
+    """The local authority asked the school for information for an EHC needs assessment;
+    `respond_by` is the trust policy's deadline counted from the request."""
+
+    local_authority: str
+    information_requested: str
+    respond_by: date
+
+
+class EHCPlanIssued(PupilEvent):
+    """The local authority issued an EHC plan naming the setting; `transferred_from` names
+    where an existing plan came from when it was not requested here."""
+
+    local_authority: str
+    plan_reference: str
+    named_setting: str
+    transferred_from: str | None
+    first_review_by: date
+
+
+class AnnualReviewScheduled(PupilEvent):
+    """An annual review meeting of the EHC plan was arranged and invitees given notice."""
+
+    meeting_on: date
+    invitees: tuple[str, ...]
+    notice_given_on: date
+    papers_due_by: date
+
+
+class AnnualReviewHeld(PupilEvent):
+    """The annual review meeting took place; the report is due by `report_due_by` and the
+    next review by `next_review_by`."""
+
+    attendees: tuple[str, ...]
+    papers_circulated_on: date | None
+    pupil_voice: str
+    parent_voice: str
+    recommendation: ReviewRecommendation
+    report_due_by: date
+    next_review_by: date
+
+
+class AnnualReviewReportSent(PupilEvent):
+    """The report of the annual review was sent to the local authority and every invitee."""
+
+    sent_to: tuple[str, ...]
+    summary: str
+
+
+class EHCPlanAmended(PupilEvent):
+    """The local authority amended the EHC plan (after a review or a phase transfer)."""
+
+    local_authority: str
+    changes: str
+    reason: str
+    phase_transfer: bool
+
+
+class EHCPlanCeased(PupilEvent):
+    """The local authority ceased to maintain the EHC plan."""
+
+    local_authority: str
+    reason: str
+
+
+class SafeguardingCrossReferenced(PupilEvent):
+    """A brief note points at a safeguarding log in CPOMS; the detail stays in CPOMS.
+
+    `recorded_by` added it; `decided_by` is the DSL whose decision it records.
+    """
+
+    cpoms_log_id: str
+    note: str
+    dsl_decision: DslDecision
+    decided_by: str | None
+
+
+class ParentalAgreementSigned(PupilEvent):
+    """Parents or carers signed their agreement (to SEN support, outside professionals, a
+    reduced timetable, sharing information, disclosing the EHC plan, intimate care)."""
+
+    agreement: AgreementKind
+    signed_by: str
+    relationship: str
+    valid_until: date | None
+    notes: str
+
+
+class ExamAccessArrangementGranted(PupilEvent):
+    """Access arrangements were granted for tests or examinations; `lapses_on` is when the
+    trust's policy says they stop carrying over (None: until changed)."""
+
+    arrangements: tuple[ExamArrangement, ...]
+    for_assessments: str
+    evidence: str
+    lapses_on: date | None
+
+
+class TransitionPlanned(PupilEvent):
+    """A move was planned and what will be shared agreed; `ehcp_review_by` is when an EHC
+    plan must be amended for a phase transfer (None without a plan or a phase transfer)."""
+
+    transition: TransitionKind
+    to_setting: str
+    planned_for: date
+    information_shared: str
+    ehcp_review_by: date | None
+
+
+class TransferredWithinTrust(PupilEvent):
+    """The pupil moved to another academy of the trust; the record moves with them."""
+
+    from_academy: str
+    to_academy: str
+    reason: str
+
+
+class LeftTrust(PupilEvent):
+    """The pupil left the trust for `destination`; the SEND file is due there by
+    `records_due_by`, and the next setting acknowledged receipt (when known)."""
+
+    destination: str
+    records_due_by: date
+    records_sent_on: date | None
+    receipt_acknowledged_on: date | None
+    receipt_acknowledged_by: str | None
+
+
+class LegalHoldPlaced(PupilEvent):
+    """A legal hold stops the records being purged (litigation, tribunal, inquiry)."""
+
+    hold_id: UUID
+    reason: str
+    requested_by: str
+
+
+class LegalHoldLifted(PupilEvent):
+    """A legal hold was lifted; the retention schedule applies again once none remain."""
+
+    hold_id: UUID
+    reason: str
+
+
+class RecordsDisclosed(PupilEvent):
+    """Records left the trust: entries 1 to `up_to_seq` less `redacted_seqs`, to whom, why,
+    on what legal basis, and the SHA-256 digest (lower-case hex) of what was sent."""
+
+    recipient: str
+    purpose: DisclosurePurpose
+    purpose_detail: str
+    legal_basis: str
+    up_to_seq: int
+    redacted_seqs: tuple[int, ...]
+    export_digest: str
+
+
 class RecordsPurged(PupilEvent):
     """Tombstone: the pupil's records were destroyed at the end of retention.
 
@@ -127,6 +363,27 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     RegisterStatusChanged,
     NeedRecorded,
     NeedWithdrawn,
+    PlanAgreed,
+    PlanReviewed,
+    ExternalAgencyInvolved,
+    AdviceReceived,
+    EHCNeedsAssessmentRequested,
+    LAInformationRequested,
+    EHCPlanIssued,
+    AnnualReviewScheduled,
+    AnnualReviewHeld,
+    AnnualReviewReportSent,
+    EHCPlanAmended,
+    EHCPlanCeased,
+    SafeguardingCrossReferenced,
+    ParentalAgreementSigned,
+    ExamAccessArrangementGranted,
+    TransitionPlanned,
+    TransferredWithinTrust,
+    LeftTrust,
     EntryCorrected,
+    LegalHoldPlaced,
+    LegalHoldLifted,
+    RecordsDisclosed,
     RecordsPurged,
 )

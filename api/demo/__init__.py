@@ -14,6 +14,7 @@ and were purged (and their keys shredded); they are not counted in `DemoSummary.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -33,8 +34,17 @@ class DemoSummary:
     first_pupil: UUID | None
 
 
-def generate(records: PupilRecords, pupils: int = 200, seed: int = 2026) -> DemoSummary:
-    """Write a synthetic trust of `pupils` pupils into `records`; deterministic per seed."""
+def generate(
+    records: PupilRecords,
+    pupils: int = 200,
+    seed: int = 2026,
+    seal_purge: Callable[[UUID], object] | None = None,
+) -> DemoSummary:
+    """Write a synthetic trust of `pupils` pupils into `records`; deterministic per seed.
+
+    `seal_purge` finishes each former pupil's recorded purge (the CLI passes
+    `Retention.seal_recorded_purge`, which signs and journals it); without it the key is
+    simply destroyed."""
     rng = random.Random(seed)
     events = 0
     first: UUID | None = None
@@ -47,7 +57,10 @@ def generate(records: PupilRecords, pupils: int = 200, seed: int = 2026) -> Demo
         pupil = former_pupil(rng, records.policy, index)
         events += len(pupil.pending_events)
         records.save(pupil)
-        records.shred(pupil.id)
+        if seal_purge is not None:
+            seal_purge(pupil.id)
+        else:
+            records.shred(pupil.id)
     return DemoSummary(pupils, events, tuple(a.code for a in ACADEMIES), first)
 
 

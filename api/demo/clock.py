@@ -33,8 +33,8 @@ class Clock:
         return self.to(self.day + timedelta(days=self.rng.randint(low, high)))
 
     def to(self, day: date) -> date:
-        """Move to `day` (a weekday on or after it), at least one day on."""
-        day = weekday(max(day, self.day + timedelta(days=1)))
+        """Move to `day` (the first school day on or after it), at least one day on."""
+        day = school_day(max(day, self.day + timedelta(days=1)))
         if day >= DEMO_TODAY:
             raise StoryEnds
         self.day = day
@@ -53,3 +53,15 @@ def weekday(day: date) -> date:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return day
+
+
+def school_day(day: date) -> date:
+    """The first weekday on or after `day` outside the Christmas and summer holidays (the
+    demo ignores half terms and Easter, which move from year to year)."""
+    if day.month == 8:
+        day = date(day.year, 9, 1)
+    elif (day.month, day.day) >= (12, 22):
+        day = date(day.year + 1, 1, 3)
+    elif (day.month, day.day) <= (1, 2):
+        day = date(day.year, 1, 3)
+    return weekday(day)

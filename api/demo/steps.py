@@ -176,11 +176,14 @@ class Steps:
         self._move(RegisterStatus.SEN_SUPPORT, "EHC plan ceased by the local authority.")
 
     def _sign(self, agreement: AgreementKind, day: date) -> None:
+        title, relationship = self.rng.choice(
+            [("Mrs", "mother"), ("Mr", "father"), ("Ms", "carer")]
+        )
         self.pupil.sign_parental_agreement(
             policy=self.policy,
             agreement=agreement,
-            signed_by=f"Parent of pupil {self.index + 1}",
-            relationship=self.rng.choice(["mother", "father", "carer"]),
+            signed_by=f"{title} {self.pupil.legal_family_name}",
+            relationship=relationship,
             valid_until=None,
             notes="Signed at the parents' meeting; copy given to parents.",
             **self._on(day),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import date, timedelta
 
-from api.demo.clock import StoryEnds, weekday
+from api.demo.clock import StoryEnds, school_day, weekday
 from api.demo.steps import Steps
 from api.demo.world import (
     ACADEMIES,
@@ -224,7 +224,7 @@ class Story(Steps):
     def _annual_review(self, due: date) -> date:
         deadlines, pupil = self.policy.deadlines, self.pupil
         notice = self.clock.to(due - timedelta(days=35 + self.rng.randint(0, 7)))
-        meeting = weekday(notice + timedelta(days=deadlines.annual_review_notice_days + 3))
+        meeting = school_day(notice + timedelta(days=deadlines.annual_review_notice_days + 3))
         pupil.schedule_annual_review(
             policy=self.policy,
             meeting_on=meeting,

@@ -1,4 +1,5 @@
-"""One test per invariant of the Pupil aggregate: the error, and no event emitted."""
+"""Invariants of registration, concerns, needs, corrections and the purge: one test each,
+asserting the error and that no event was emitted. Other concepts have their own files."""
 
 from __future__ import annotations
 
@@ -13,24 +14,27 @@ from domain.errors import (
     InvalidUPN,
     PupilPurged,
     TransitionNotAllowed,
+    UnknownEntry,
 )
 from domain.events import EVENT_TYPES, PupilRegistered
 from domain.pupil import Pupil
 from domain.values import NeedType, RegisterStatus, SubFlag
-from tests.factories import RECORDED_AT, SENDCO, a_pupil, add_concern
+from tests.factories import (
+    DEFAULT,
+    RECORDED_AT,
+    SENDCO,
+    a_full_history,
+    a_pupil,
+    add_concern,
+    on,
+)
+from tests.factories import refused as _refused
 
 
 def _fresh() -> Pupil:
     pupil = a_pupil(concerns=0)
     pupil.collect_events()
     return pupil
-
-
-def _refused(pupil: Pupil, error: type[Exception], match: str, command: Any, **kw: Any) -> None:
-    version = pupil.version
-    with pytest.raises(error, match=match):
-        command(**kw)
-    assert pupil.pending_events == [] and pupil.version == version
 
 
 def _common(**kw: Any) -> dict[str, Any]:
@@ -129,6 +133,7 @@ def test_sen_support_needs_a_primary_need() -> None:
         "needs a primary need",
         pupil.change_register_status,
         **_common(),
+        policy=DEFAULT,
         status=RegisterStatus.SEN_SUPPORT,
         sub_flags=(),
         reason="r",
@@ -145,6 +150,7 @@ def test_status_must_change() -> None:
         "already on the register as none",
         pupil.change_register_status,
         **_common(),
+        policy=DEFAULT,
         status=RegisterStatus.NONE,
         sub_flags=(),
         reason="r",
@@ -158,6 +164,7 @@ def test_a_primary_need_cannot_be_withdrawn_while_on_k() -> None:
     pupil.record_need(**_common(), need=NeedType.SLCN, primary=True, notes="")
     pupil.change_register_status(
         **_common(),
+        policy=DEFAULT,
         status=RegisterStatus.SEN_SUPPORT,
         sub_flags=(SubFlag.NSA,),
         reason="r",
@@ -255,6 +262,7 @@ def test_replay_rebuilds_the_same_state() -> None:
     pupil.record_need(**_common(), need=NeedType.SLCN, primary=True, notes="n")
     pupil.change_register_status(
         **_common(),
+        policy=DEFAULT,
         status=RegisterStatus.SEN_SUPPORT,
         sub_flags=(SubFlag.NSA,),
         reason="r",
@@ -269,28 +277,66 @@ def test_replay_rebuilds_the_same_state() -> None:
 
 
 def test_every_event_type_round_trips_through_its_payload() -> None:
-    pupil = a_pupil(concerns=1)
-    pupil.record_need(**_common(), need=NeedType.ASD, primary=True, notes="n")
-    pupil.change_register_status(
-        **_common(),
-        status=RegisterStatus.SEN_SUPPORT,
-        sub_flags=(SubFlag.NSA,),
-        reason="r",
-        decision_maker="S",
-        parents_informed_on=None,
-    )
-    pupil.record_need(**_common(), need=NeedType.HI, primary=False, notes="n")
-    pupil.withdraw_need(**_common(), need=NeedType.HI, reason="r")
-    pupil.correct_entry(**_common(), corrects_seq=2, what_was_wrong="w", correction="c", reason="r")
-    pupil.record_purge(**_common(), proposed_by="a", approved_by="b", reason="r")
     seen = set()
-    for event in pupil.collect_events():
+    for event in a_full_history().collect_events():
         cls = type(event)
         seen.add(cls)
         fields = cls.fields_from_payload(event.payload())
         for name, value in fields.items():
             assert getattr(event, name) == value, (cls.__name__, name)
     assert seen == set(EVENT_TYPES)
+
+
+def test_a_full_history_replays_to_the_same_state() -> None:
+    pupil = a_full_history()
+    replayed: Any = None
+    for event in pupil.collect_events():
+        replayed = event.mutate(replayed)
+    assert replayed == pupil and replayed.purged
+
+
+def test_a_need_is_recorded_once_in_each_role() -> None:
+    pupil = _fresh()
+    pupil.record_need(**_common(), need=NeedType.SLCN, primary=True, notes="")
+    _refused(
+        pupil,
+        InvalidEntry,
+        "SLCN is already recorded as the primary need",
+        pupil.record_need,
+        **_common(),
+        need=NeedType.SLCN,
+        primary=True,
+        notes="",
+    )
+
+
+def test_a_withdrawal_says_why() -> None:
+    pupil = _fresh()
+    pupil.record_need(**_common(), need=NeedType.HI, primary=False, notes="")
+    _refused(
+        pupil,
+        InvalidEntry,
+        "reason is required",
+        pupil.withdraw_need,
+        **_common(),
+        need=NeedType.HI,
+        reason=" ",
+    )
+
+
+def test_corrections_cannot_point_at_themselves() -> None:
+    pupil = _fresh()
+    _refused(
+        pupil,
+        UnknownEntry,
+        "there is no entry 2 to correct: this record has entries 1 to 1",
+        pupil.correct_entry,
+        **on(date(2025, 1, 10)),
+        corrects_seq=2,
+        what_was_wrong="w",
+        correction="c",
+        reason="r",
+    )
 
 
 def test_payload_times_are_rfc3339_utc() -> None:
