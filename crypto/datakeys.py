@@ -33,10 +33,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from crypto.errors import KeyEncryptionKeyError, KeyShredded, UnknownPupilKey
 from crypto.kek import KekRing
@@ -55,6 +57,13 @@ data_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("shredded_at", DateTime(timezone=True), nullable=True),
 )
+# Other streams sealed under a pupil's key (the pupil's access log): stream -> owner.
+key_aliases = Table(
+    "chronicle_key_aliases",
+    metadata,
+    Column("stream", Uuid, primary_key=True),
+    Column("owner", Uuid, nullable=False, index=True),
+)
 kek_registry = Table(
     "chronicle_kek_registry",
     metadata,
@@ -64,10 +73,31 @@ kek_registry = Table(
     Column("retired_at", DateTime(timezone=True), nullable=True),
 )
 
-_INSERT_KEY = insert(data_keys)
-_SELECT_KEY = select(data_keys.c.kid, data_keys.c.wrapped, data_keys.c.shredded_at).where(
-    data_keys.c.owner == bindparam("owner")
+_INSERT_GUARDED = (
+    "INSERT INTO chronicle_data_keys (owner, kid, wrapped, created_at) "
+    "SELECT :owner, :kid, :wrapped, :at WHERE EXISTS (SELECT 1 FROM chronicle_kek_registry "
+    "WHERE kid = :kid AND retired_at IS NULL{lock})"
 )
+
+
+def _guarded_insert(dialect: str) -> TextClause:
+    lock = " FOR SHARE" if dialect == "postgresql" else ""
+    return text(_INSERT_GUARDED.format(lock=lock)).bindparams(
+        bindparam("owner", type_=Uuid()),
+        bindparam("wrapped", type_=LargeBinary()),
+        bindparam("at", type_=DateTime(timezone=True)),
+    )
+
+
+_OWNER_OF_STREAM = func.coalesce(
+    select(key_aliases.c.owner)
+    .where(key_aliases.c.stream == bindparam("stream"))
+    .scalar_subquery(),
+    bindparam("stream"),
+)
+_SELECT_KEY = select(
+    data_keys.c.owner, data_keys.c.kid, data_keys.c.wrapped, data_keys.c.shredded_at
+).where(data_keys.c.owner == _OWNER_OF_STREAM)
 
 Transaction = Callable[[bool], AbstractContextManager[Session]]
 
@@ -120,35 +150,74 @@ class DataKeyStore:
 
     def new_key(self, owner: UUID, session: Session, now: datetime) -> None:
         """Create, wrap and insert a data key inside the caller's transaction."""
-        kek = self.ring.current()
         key = secrets.token_bytes(32)
-        # A prebuilt statement on the session's connection: this runs once per new pupil,
-        # inside the save, so it skips the ORM layer and statement re-construction.
-        session.connection().execute(
-            _INSERT_KEY,
-            {"owner": owner, "kid": kek.kid, "wrapped": kek.wrap(key, owner), "created_at": now},
+        connection = session.connection()
+        statement = _guarded_insert(connection.dialect.name)
+        kek = self.ring.current()
+        for _ in range(3):
+            # The insert only happens under a KEK the registry has not retired, and on
+            # PostgreSQL it share-locks that registry row until commit, so a concurrent
+            # rotation either sees this key (and keeps the KEK) or retired it first (and this
+            # insert takes the newest KEK instead). SQLite serialises writers outright.
+            values = {"owner": owner, "kid": kek.kid, "wrapped": kek.wrap(key, owner), "at": now}
+            if connection.execute(statement, values).rowcount == 1:
+                self._remember(owner, key)
+                return
+            kek = self.ring.get(self._newest_kid(session))
+        raise KeyEncryptionKeyError(
+            "no key-encryption key in force could wrap a new data key: a rotation is stuck; "
+            "run `chronicle keys rotate` again"
         )
-        self._remember(owner, key)
 
-    def cipher(self, owner: UUID) -> AESGCM:
-        """AES-256-GCM under `owner`'s data key; raises if it was shredded or never existed."""
-        aead = self._cache.get(owner)  # a dict read is atomic; the lock guards writes
+    def _newest_kid(self, session: Session) -> str:
+        return str(
+            session.execute(
+                select(kek_registry.c.kid)
+                .where(kek_registry.c.retired_at.is_(None))
+                .order_by(kek_registry.c.created_at.desc())
+                .limit(1)
+            ).scalar_one()
+        )
+
+    def cipher(self, stream: UUID) -> AESGCM:
+        """AES-256-GCM under the data key of `stream`'s owner (the pupil, or the pupil whose
+        access log it is); raises if the key was shredded or never existed."""
+        aead = self._cache.get(stream)  # a dict read is atomic; the lock guards writes
         if aead is not None:
             return aead
         # A plain connection and a prebuilt statement: a cache miss costs one round trip.
         with self._engine.connect() as conn:
-            row = conn.execute(_SELECT_KEY, {"owner": owner}).first()
+            row = conn.execute(_SELECT_KEY, {"stream": stream}).first()
         if row is None:
-            raise UnknownPupilKey(owner)
-        kid, wrapped, shredded_at = row
+            raise UnknownPupilKey(stream)
+        owner, kid, wrapped, shredded_at = row
         if wrapped is None:
             raise KeyShredded(owner, _utc(shredded_at))
-        return self._remember(owner, self.ring.get(kid).unwrap(bytes(wrapped), owner))
+        return self._remember(stream, self.ring.get(kid).unwrap(bytes(wrapped), owner))
+
+    def add_alias(self, stream: UUID, owner: UUID, session: Session) -> None:
+        """Seal `stream` under `owner`'s key from now on (inside the caller's transaction,
+        with the stream's first event); shredding the owner makes it unreadable too."""
+        session.connection().execute(insert(key_aliases).values(stream=stream, owner=owner))
+
+    def has_alias(self, stream: UUID) -> bool:
+        with self._engine.connect() as conn:
+            found = conn.execute(
+                select(key_aliases.c.owner).where(key_aliases.c.stream == stream)
+            ).first()
+        return found is not None
 
     def forget(self, owner: UUID) -> None:
-        """Drop a cached key (after a rolled-back first save, or a shred)."""
+        """Drop cached keys of `owner` and of its aliased streams (rolled-back save, shred)."""
+        with self._engine.connect() as conn:
+            streams = list(
+                conn.execute(
+                    select(key_aliases.c.stream).where(key_aliases.c.owner == owner)
+                ).scalars()
+            )
         with self._lock:
-            self._cache.pop(owner, None)
+            for stream in (owner, *streams):
+                self._cache.pop(stream, None)
 
     def live(self, owners: list[UUID]) -> set[UUID]:
         """Which of `owners` still have a data key (not shredded, present in this database)."""
@@ -242,29 +311,35 @@ class DataKeyStore:
             yield list(rows)
 
     def _retire_unused(self, current: str, now: datetime) -> None:
-        with self._transaction(True) as session:
-            in_use = set(
-                session.execute(
-                    select(data_keys.c.kid).where(data_keys.c.wrapped.is_not(None)).distinct()
-                ).scalars()
-            )
-            old = (
+        with self._transaction(False) as session:
+            old = list(
                 session.execute(
                     select(kek_registry.c.kid).where(
                         kek_registry.c.retired_at.is_(None), kek_registry.c.kid != current
                     )
-                )
-                .scalars()
-                .all()
+                ).scalars()
             )
-            for kid in old:
-                if kid not in in_use:
-                    session.execute(
-                        update(kek_registry).where(kek_registry.c.kid == kid).values(retired_at=now)
-                    )
         for kid in old:
-            if kid not in in_use:
+            if self._retire(kid, now):
                 self.ring.retire(kid)
+
+    def _retire(self, kid: str, now: datetime) -> bool:
+        """Mark `kid` retired unless a data key still uses it. The registry row is updated
+        first, which waits for (PostgreSQL) or excludes (SQLite) any insert still using
+        it, so the check that follows cannot miss one."""
+        with self._transaction(True) as session:
+            session.execute(
+                update(kek_registry).where(kek_registry.c.kid == kid).values(retired_at=now)
+            )
+            used = session.execute(
+                select(data_keys.c.owner)
+                .where(data_keys.c.kid == kid, data_keys.c.wrapped.is_not(None))
+                .limit(1)
+            ).first()
+            if used is not None:
+                session.rollback()
+                return False
+        return True
 
     def count(self) -> int:
         with self._transaction(False) as session:
