@@ -20,7 +20,6 @@ purge after a database is restored from a backup taken before it.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -51,6 +50,7 @@ from crypto.signing import public_key_hex
 from domain.errors import DomainError, PupilPurged
 from domain.pupil import Pupil
 from domain.values import Recorder, Role
+from projections.journal import append_record, read_records
 from projections.ledger import Ledger
 
 PROPOSERS = frozenset({Role.DPO})
@@ -393,14 +393,7 @@ class Retention:
             )
 
     def _journal(self, record: PurgeRecord) -> None:
-        self.journal.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record.as_json(), sort_keys=True) + "\n"
-        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_record(self.journal, record.as_json())
 
 
 def _record(data: dict[str, Any]) -> PurgeRecord:
@@ -408,10 +401,7 @@ def _record(data: dict[str, Any]) -> PurgeRecord:
 
 
 def read_journal(journal: Path) -> list[PurgeRecord]:
-    if not journal.exists():
-        return []
-    lines = journal.read_text().splitlines()
-    return [_record(json.loads(line)) for line in lines if line.strip()]
+    return [_record(data) for data in read_records(journal)]
 
 
 def unapplied_purges(records: PupilRecords, journal: Path) -> list[PurgeRecord]:

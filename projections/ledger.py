@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -66,6 +65,7 @@ from crypto.merkle import (
     tree_root,
 )
 from crypto.signing import public_key_hex
+from projections.journal import append_record, read_records
 
 metadata = MetaData()
 leaves = Table(
@@ -395,22 +395,11 @@ class Ledger:
             return [_signed_from_json(json.loads(b)) for b in bodies]
 
     def journal_checkpoints(self) -> list[SignedCheckpoint]:
-        if self.journal is None or not self.journal.exists():
-            return []
-        lines = self.journal.read_text().splitlines()
-        return [_signed_from_json(json.loads(line)) for line in lines if line.strip()]
+        return [_signed_from_json(record) for record in read_records(self.journal)]
 
     def _append_journal(self, signed: SignedCheckpoint) -> None:
-        if self.journal is None:
-            return
-        self.journal.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(signed.as_json(), sort_keys=True) + "\n"
-        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if self.journal is not None:
+            append_record(self.journal, signed.as_json())
 
 
 class Stop(Protocol):
