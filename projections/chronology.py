@@ -1,0 +1,370 @@
+"""A pupil's chronology: an index of every entry, and reads that decrypt only what they show.
+
+The index (`chronology_index`, one row per entry) holds what a filter or an ordering needs
+and nothing personal: ids, codes, both dates, the author's staff id and role, the area of
+need, the entry a correction points at, and whether the policy restricts the entry's kind.
+The entries' words stay in the event store under the pupil's key: `chronology()` picks
+rows from the index, then decrypts just those entries (and the corrections attached to
+them), so shredding the key leaves nothing readable here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    insert,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from crypto.envelope import stored_commitment
+from crypto.errors import KeyShredded
+from crypto.mapper import SealingMapper, event_type
+from domain.errors import DomainError, PupilPurged
+from domain.policy import ENTRY_KINDS, ROLES, TrustPolicy
+from domain.values import AreaOfNeed, NeedType
+from projections.base import ProjectedEvent
+
+metadata = MetaData()
+chronology_index = Table(
+    "chronology_index",
+    metadata,
+    Column("pupil_id", Uuid, primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("type", String(40), nullable=False),
+    Column("happened_on", Date, nullable=False),
+    # The committed RFC 3339 text (fixed width, UTC): sorts as time and round-trips exactly.
+    Column("recorded_at", String(32), nullable=False),
+    Column("author_role", String(20), nullable=False),
+    Column("author_id", String(64), nullable=False),
+    Column("area", String(40), nullable=True),
+    Column("need", String(8), nullable=True),
+    Column("corrects_seq", Integer, nullable=True),
+    Column("restricted", Boolean, nullable=False),
+)
+
+# The Code of Practice's four broad areas, by value and by the short names SENDCos use.
+AREA_NAMES: dict[str, AreaOfNeed] = {
+    **{area.value: area for area in AreaOfNeed},
+    "cl": AreaOfNeed.COGNITION_AND_LEARNING,
+    "ci": AreaOfNeed.COMMUNICATION_AND_INTERACTION,
+    "semh": AreaOfNeed.SEMH,
+    "sp": AreaOfNeed.SENSORY_PHYSICAL,
+}
+
+Order = Literal["happened", "recorded"]
+# What a read takes from the index, in this order (`chronology()` unpacks it).
+_SHOWN = tuple(
+    chronology_index.c[name]
+    for name in (
+        "seq", "type", "happened_on", "recorded_at", "author_role", "author_id",
+        "corrects_seq", "restricted",
+    )
+)  # fmt: skip
+_IndexRow = tuple[int, str, date, str, str, str, int | None, bool]
+
+
+class ChronologyIndex:
+    """Keeps `chronology_index` current: one row per entry, removed by the purge."""
+
+    name = "chronology"
+    tables: tuple[Table, ...] = (chronology_index,)
+    event_types: frozenset[str] | None = None
+
+    def __init__(self, policy: TrustPolicy) -> None:
+        self.restricted = frozenset(policy.visibility.restricted)
+
+    def apply(self, session: Session, event: ProjectedEvent) -> None:
+        self.apply_batch(session, [event])
+
+    def apply_batch(self, session: Session, events: Sequence[ProjectedEvent]) -> None:
+        """Insert a batch's rows in one statement; a purge in the batch first writes what
+        came before it, then deletes, so the effect is that of `apply` one by one."""
+        rows: list[dict[str, Any]] = []
+        for event in events:
+            if event.payload is None:
+                continue  # shredded: the tombstone (RecordsPurged) does the clean-up
+            if event.type == "RecordsPurged":
+                _insert(session, rows)
+                rows = []
+                c = chronology_index.c
+                session.execute(delete(chronology_index).where(c.pupil_id == event.pupil_id))
+            else:
+                rows.append(self.row(event, event.payload))
+        _insert(session, rows)
+
+    def row(self, event: ProjectedEvent, p: dict[str, Any]) -> dict[str, Any]:
+        area, need = _area_and_need(event.type, p)
+        return {
+            "pupil_id": event.pupil_id,
+            "seq": event.seq,
+            "type": event.type,
+            "happened_on": date.fromisoformat(p["happened_on"]),
+            "recorded_at": p["recorded_at"],
+            "author_role": p["recorded_by"]["role"],
+            "author_id": p["recorded_by"]["staff_id"],
+            "area": area,
+            "need": need,
+            "corrects_seq": p["corrects_seq"] if event.type == "EntryCorrected" else None,
+            "restricted": event.type in self.restricted,
+        }
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(chronology_index), rows)
+
+
+def _area_and_need(kind: str, p: dict[str, Any]) -> tuple[str | None, str | None]:
+    if kind == "ConcernRaised":
+        return p["area_of_need"], None
+    if kind in ("NeedRecorded", "NeedWithdrawn"):
+        area = NeedType(p["need"]).area
+        return (area.value if area else None), p["need"]
+    return None, None
+
+
+# ----- reading ----------------------------------------------------------------------------
+
+
+class ReadStore(Protocol):
+    """What reading a read model needs of `api.application.PupilRecords`: transactions."""
+
+    datastore: Any  # eventsourcing_sqlalchemy's datastore: transaction(commit) -> Session
+
+
+class PupilEventSource(ReadStore, Protocol):
+    """What a chronology read needs: the read models, the policy and the sealed events."""
+
+    policy: TrustPolicy
+    sealing_mapper: SealingMapper
+    recorder: ApplicationRecorder
+
+
+@dataclass(frozen=True)
+class ChronologyEntry:
+    """One entry as a viewer may see it: `payload` is None when `masked` (kind and dates
+    only) and `recorded_by` then too."""
+
+    pupil_id: UUID
+    seq: int
+    type: str
+    happened_on: date
+    recorded_at: str
+    recorded_by: dict[str, str] | None
+    payload: dict[str, Any] | None
+    commitment: bytes
+    restricted: bool
+    masked: bool
+    corrects_seq: int | None = None
+    corrected_by: tuple[int, ...] = ()
+    corrections: tuple[ChronologyEntry, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The shape of `chronicle chronology --json` (docs/read-models.md)."""
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "happened_on": self.happened_on.isoformat(),
+            "recorded_at": self.recorded_at,
+            "recorded_by": self.recorded_by,
+            "payload": self.payload,
+            "commitment": self.commitment.hex(),
+            "restricted": self.restricted,
+            "corrected_by": list(self.corrected_by),
+        }
+
+
+class ChronologyQueryError(DomainError):
+    """A chronology filter names something that does not exist."""
+
+
+def chronology(
+    records: PupilEventSource,
+    pupil_id: UUID,
+    *,
+    kinds: Iterable[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    author_role: str | None = None,
+    area: str | None = None,
+    viewer_role: str | None = None,
+    order: Order = "happened",
+) -> list[ChronologyEntry]:
+    """A pupil's entries from the index, filtered, in the order they happened (or were
+    recorded), each correction attached to the entry it corrects.
+
+    `since`/`until` bound `happened_on`, both inclusive. With `viewer_role`, entries whose
+    kind the policy hides from that role are masked: kind and dates only. Only the entries
+    shown unmasked, and their corrections, are decrypted.
+    """
+    c = chronology_index.c
+    query = select(*_SHOWN).where(c.pupil_id == pupil_id)
+    if kinds is not None:
+        query = query.where(c.type.in_(_checked_kinds(kinds)))
+    if since is not None:
+        query = query.where(c.happened_on >= since)
+    if until is not None:
+        query = query.where(c.happened_on <= until)
+    if author_role is not None:
+        query = query.where(c.author_role == _checked_role(author_role))
+    if area is not None:
+        query = query.where(c.area == area_of_need(area).value)
+    if order == "happened":
+        query = query.order_by(c.happened_on, c.recorded_at, c.seq)
+    else:
+        query = query.order_by(c.recorded_at, c.seq)
+    if viewer_role is not None:
+        _checked_role(viewer_role)
+    visible = _visibility(records.policy, viewer_role)
+    with records.datastore.transaction(commit=False) as session:
+        # Plain tuples: a Row's attribute access costs more than the decryption.
+        rows: list[_IndexRow] = [tuple(r) for r in session.execute(query).all()]
+        if not rows:
+            _check_pupil_exists(records, pupil_id)
+            return []
+        selected = {r[0] for r in rows}
+        corrections = _corrections_of(session, pupil_id, selected)
+        wanted = selected | {r[0] for rs in corrections.values() for r in rs}
+        opened = _open_entries(session, records, pupil_id, wanted, visible)
+
+    def entry(row: _IndexRow) -> ChronologyEntry:
+        seq, kind, happened_on, recorded_at, role, author, corrects_seq, restricted = row
+        commitment, payload = opened[seq]
+        attached = corrections.get(seq, ())
+        shown = payload is not None
+        return ChronologyEntry(
+            pupil_id,
+            seq,
+            kind,
+            happened_on,
+            recorded_at,
+            {"staff_id": author, "role": role} if shown else None,
+            payload,
+            commitment,
+            restricted,
+            not shown,
+            corrects_seq,
+            tuple(r[0] for r in attached),
+            tuple(entry(r) for r in attached),
+        )
+
+    return [entry(row) for row in rows]
+
+
+def area_of_need(text: str) -> AreaOfNeed:
+    """An area of need by its value or short name (cl, ci, semh, sp); else a clear error."""
+    found = AREA_NAMES.get(text.strip().lower())
+    if found is None:
+        names = ", ".join(sorted(AREA_NAMES))
+        raise ChronologyQueryError(f"{text!r} is not an area of need; use one of: {names}")
+    return found
+
+
+def _checked_kinds(kinds: Iterable[str]) -> list[str]:
+    chosen = list(kinds)
+    unknown = [k for k in chosen if k not in ENTRY_KINDS]
+    if unknown:
+        raise ChronologyQueryError(
+            f"unknown entry kind {', '.join(map(repr, unknown))}; kinds are spelled as in "
+            f"docs/events.md, e.g. ConcernRaised, PlanReviewed"
+        )
+    return chosen
+
+
+def _checked_role(role: str) -> str:
+    if role not in ROLES:
+        raise ChronologyQueryError(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
+    return role
+
+
+def _visibility(policy: TrustPolicy, viewer_role: str | None) -> frozenset[str] | None:
+    """The kinds a viewer may read; None means no masking (an operator's full read)."""
+    return None if viewer_role is None else frozenset(policy.visible_kinds(viewer_role))
+
+
+def _corrections_of(session: Session, pupil_id: UUID, seqs: set[int]) -> dict[int, list[_IndexRow]]:
+    """Every correction of the selected entries, whatever the filters chose: a correction
+    travels with what it corrects."""
+    c = chronology_index.c
+    rows = session.execute(
+        select(*_SHOWN).where(c.pupil_id == pupil_id, c.corrects_seq.is_not(None)).order_by(c.seq)
+    )
+    attached: dict[int, list[_IndexRow]] = {}
+    for row in rows:
+        plain: _IndexRow = tuple(row)
+        if plain[6] in seqs:
+            attached.setdefault(plain[6], []).append(plain)
+    return attached
+
+
+def _open_entries(
+    session: Session,
+    records: PupilEventSource,
+    pupil_id: UUID,
+    seqs: set[int],
+    visible: frozenset[str] | None,
+) -> dict[int, tuple[bytes, dict[str, Any] | None]]:
+    """Commitment and payload by seq; the payload is decrypted only if the viewer may see it.
+
+    One range read (Core, not the recorder's ORM query, which costs more than the
+    decryption) covers the selected entries; rows the index did not choose are skipped
+    before any decryption.
+    """
+    events = records.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    e = events.c
+    stored = session.execute(
+        select(e.originator_version, e.topic, e.state).where(
+            e.originator_id == pupil_id,
+            e.originator_version.between(min(seqs), max(seqs)),
+        )
+    ).all()
+    found: dict[int, tuple[bytes, dict[str, Any] | None]] = {}
+    mapper = records.sealing_mapper
+    try:
+        for seq, topic, raw in stored:
+            state = bytes(raw)  # memoryview on some drivers
+            if seq not in seqs:
+                continue
+            payload = None
+            if visible is None or event_type(topic) in visible:
+                sealed = StoredEvent(
+                    originator_id=pupil_id, originator_version=seq, topic=topic, state=state
+                )
+                payload = json.loads(mapper.committed(sealed).payload.decode())
+            found[seq] = (stored_commitment(state), payload)
+    except KeyShredded as err:
+        raise PupilPurged(pupil_id, err.shredded_at.date()) from None
+    return found
+
+
+def _check_pupil_exists(records: PupilEventSource, pupil_id: UUID) -> None:
+    """No rows: an unknown pupil, a purged one, or simply nothing matched the filters."""
+    last: Sequence[StoredEvent] = records.recorder.select_events(pupil_id, desc=True, limit=1)
+    if not last:
+        raise UnknownPupil(pupil_id)
+    if event_type(last[0].topic) == "RecordsPurged":
+        purged = json.loads(records.sealing_mapper.committed(last[0]).payload)
+        raise PupilPurged(pupil_id, purged["happened_on"])
+
+
+class UnknownPupil(DomainError):
+    def __init__(self, pupil_id: object) -> None:
+        super().__init__(f"no pupil with id {pupil_id}: check the id with `chronicle pupils list`")
+        self.pupil_id = pupil_id

@@ -1,0 +1,445 @@
+"""Statutory and local deadlines: what is due, and what is overdue, per academy and person.
+
+Each deadline is opened by one entry (`opened_seq`) under one rule, and closed by a later
+entry that meets it (or makes it moot: the plan closed, the EHC plan ceased, the pupil
+left). Where an entry carries its own due date (`respond_by`, `report_due_by`,
+`records_due_by`, ...), that date is used: the domain computed it from the trust's policy
+on the day, and it is the date a tribunal sees on the entry. The policy (`records.policy`)
+supplies the rules no entry carries: invitation notice before an annual review, the
+phase-transfer amendment date from the pupil's year group, and the fallbacks for entries
+written without a date.
+
+No plaintext: ids, rule codes, academy codes, staff ids and dates only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from sqlalchemy import (
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from domain.policy import TrustPolicy
+from domain.values import add_months, add_school_days, school_year
+from projections.base import ProjectedEvent
+from projections.chronology import ReadStore
+
+metadata = MetaData()
+deadline_pupils = Table(
+    "deadline_pupils",
+    metadata,
+    Column("pupil_id", Uuid, primary_key=True),
+    Column("academy", String(40), nullable=False),
+    Column("year_group", Integer, nullable=False),  # at registration
+    Column("registered_on", Date, nullable=False),
+)
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("pupil_id", Uuid, primary_key=True),
+    Column("opened_seq", Integer, primary_key=True, autoincrement=False),
+    Column("rule", String(32), primary_key=True),
+    # What a closing entry matches on: a plan id, an agreement kind, a due date, "ehcp".
+    Column("subject", String(64), primary_key=True),
+    Column("detail", String(40), nullable=True),  # a code: plan kind, agreement kind, phase
+    Column("academy", String(40), nullable=False),
+    Column("responsible", String(64), nullable=False),  # staff id
+    Column("opened_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("closed_seq", Integer, nullable=True),
+    Column("closed_on", Date, nullable=True),
+    Column("outcome", String(20), nullable=True),
+    Index("deadlines_due", "due_on"),
+    Index("deadlines_pupil_rule", "pupil_id", "rule"),
+)
+
+# What each rule asks of whom, in the words a SENDCo uses.
+RULES: dict[str, str] = {
+    "plan_review": "review the plan",
+    "reduced_timetable_review": "review the interim reduced timetable",
+    "annual_review_notice": "invite to the EHC plan's annual review (notice to invitees)",
+    "annual_review": "hold the EHC plan's annual review meeting",
+    "annual_review_papers": "circulate the annual review papers",
+    "annual_review_report": "send the annual review report",
+    "la_information": "send the information the LA asked for (EHC needs assessment)",
+    "phase_transfer": "EHC plan amended for the phase transfer",
+    "records_transfer": "send the SEND file to the next setting",
+    "parental_agreement": "renew the parents' signed agreement",
+}
+# The last year group before each statutory phase transfer (SEND Regulations 2014, reg. 18):
+# primary to secondary after Year 6 (15 February), secondary to post-16 after Year 11
+# (31 March). Other transfers (infant to junior, early years) depend on the academy's phase,
+# which no entry records: a TransitionPlanned entry with an ehcp_review_by date covers them.
+PHASE_TRANSFERS = ((6, "secondary", False), (11, "post16", True))
+# Deadlines that leave with the pupil: once on another setting's roll they are not ours.
+_MOOT_ON_LEAVING = "left_trust"
+_ANNUAL = ("annual_review_notice", "annual_review", "annual_review_papers", "annual_review_report")
+
+
+class DeadlineSchedule:
+    """Keeps `deadlines` current under one trust policy."""
+
+    name = "deadlines"
+    tables: tuple[Table, ...] = (deadline_pupils, deadlines)
+    event_types: frozenset[str] | None
+
+    def __init__(self, policy: TrustPolicy) -> None:
+        self.policy = policy
+        self._handlers: dict[str, Callable[[_Entry], None]] = {
+            "PupilRegistered": self._registered,
+            "TransferredWithinTrust": self._transferred,
+            "LeftTrust": self._left,
+            "RecordsPurged": self._purged,
+            "PlanAgreed": self._plan_agreed,
+            "PlanReviewed": self._plan_reviewed,
+            "ParentalAgreementSigned": self._agreement_signed,
+            "LAInformationRequested": self._la_information_requested,
+            "EHCPlanIssued": self._ehc_plan_issued,
+            "TransitionPlanned": self._transition_planned,
+            "EHCPlanAmended": self._ehc_plan_amended,
+            "EHCPlanCeased": self._ehc_plan_ceased,
+            "AnnualReviewScheduled": self._annual_review_scheduled,
+            "AnnualReviewHeld": self._annual_review_held,
+            "AnnualReviewReportSent": self._annual_review_report_sent,
+        }
+        self.event_types = frozenset(self._handlers)
+
+    def apply(self, session: Session, event: ProjectedEvent) -> None:
+        if event.payload is None:
+            return  # shredded: the tombstone (RecordsPurged) does the clean-up
+        handler = self._handlers.get(event.type)
+        if handler is not None:
+            handler(_Entry(session, event, event.payload))
+
+    # ----- the pupil -----------------------------------------------------------------------
+
+    def _registered(self, e: _Entry) -> None:
+        e.session.execute(
+            insert(deadline_pupils).values(
+                pupil_id=e.pupil_id,
+                academy=e.p["academy"],
+                year_group=e.p["year_group"],
+                registered_on=e.day,
+            )
+        )
+
+    def _transferred(self, e: _Entry) -> None:
+        # Open deadlines move with the pupil: the new academy's staff now owe them.
+        to = e.p["to_academy"]
+        e.session.execute(
+            update(deadline_pupils)
+            .where(deadline_pupils.c.pupil_id == e.pupil_id)
+            .values(academy=to)
+        )
+        e.session.execute(
+            update(deadlines)
+            .where(deadlines.c.pupil_id == e.pupil_id, deadlines.c.closed_seq.is_(None))
+            .values(academy=to)
+        )
+
+    def _left(self, e: _Entry) -> None:
+        sent = _day_or_none(e.p["records_sent_on"])
+        if not e.rows("records_transfer", open_only=False):
+            # The first LeftTrust; a later one for the same move completes what it knew.
+            e.close_all(outcome=_MOOT_ON_LEAVING, but_not="records_transfer")
+            due = _day_or_none(e.p.get("records_due_by")) or add_school_days(
+                e.day, self.policy.deadlines.records_transfer_school_days
+            )
+            e.open("records_transfer", "departure", due)
+        if sent is not None:
+            e.close("records_transfer", "departure", on=sent)
+
+    def _purged(self, e: _Entry) -> None:
+        for table in self.tables:
+            e.session.execute(delete(table).where(table.c.pupil_id == e.pupil_id))
+
+    # ----- plans ---------------------------------------------------------------------------
+
+    def _plan_agreed(self, e: _Entry) -> None:
+        review_on = _day_or_none(e.p.get("review_on")) or self.policy.plan_review_due(e.day)
+        e.open(_plan_rule(e.p["kind"]), e.p["plan_id"], review_on, detail=e.p["kind"])
+
+    def _plan_reviewed(self, e: _Entry) -> None:
+        plan = e.p["plan_id"]
+        for row in e.rows(subject=plan):
+            e.close(row["rule"], plan, outcome="met")
+            next_review = _day_or_none(e.p["next_review_on"])
+            if not e.p["closes_plan"] and next_review is not None:
+                e.open(row["rule"], plan, next_review, detail=row["detail"])
+
+    def _agreement_signed(self, e: _Entry) -> None:
+        # An agreement with an end date must be renewed by then if it is still needed; the
+        # domain gives SEN support agreements the policy's renewal period (Harmony: signed
+        # annually). Signing again renews the one before.
+        kind = e.p["agreement"]
+        e.close("parental_agreement", kind, outcome="met")
+        valid_until = _day_or_none(e.p["valid_until"])
+        if valid_until is not None:
+            e.open("parental_agreement", kind, valid_until, detail=kind)
+
+    # ----- EHC steps -----------------------------------------------------------------------
+
+    def _la_information_requested(self, e: _Entry) -> None:
+        due = _day_or_none(e.p.get("respond_by")) or self.policy.la_information_due(e.day)
+        e.open("la_information", str(e.event.seq), due)
+
+    def _ehc_plan_issued(self, e: _Entry) -> None:
+        # The LA has what it needed: an unanswered request is moot once the plan exists.
+        for row in e.rows("la_information"):
+            e.close("la_information", row["subject"], outcome="plan_issued")
+        first = _day_or_none(e.p.get("first_review_by")) or add_months(
+            e.day, self.policy.deadlines.annual_review_interval_months
+        )
+        self._annual_review_due(e, first)
+        pupil = e.pupil()
+        for last_year, phase, post16 in PHASE_TRANSFERS:
+            # The school year (by its starting calendar year) the pupil spends in last_year.
+            year = school_year(pupil["registered_on"]) + last_year - pupil["year_group"]
+            due = self.policy.phase_transfer_review_due(year + 1, post16=post16)
+            if due >= e.day:
+                e.open("phase_transfer", due.isoformat(), due, detail=phase)
+
+    def _transition_planned(self, e: _Entry) -> None:
+        due = _day_or_none(e.p["ehcp_review_by"])
+        # Most planned transfers are the ones the year group already gave: one deadline each.
+        known = e.rows("phase_transfer", subject=due.isoformat(), open_only=False) if due else []
+        if due is not None and not known:
+            detail = "post16" if e.p["transition"] == "post16" else "secondary"
+            e.open("phase_transfer", due.isoformat(), due, detail=detail)
+
+    def _ehc_plan_amended(self, e: _Entry) -> None:
+        if not e.p["phase_transfer"]:
+            return
+        # The amendment serves the nearest transfer not in an earlier school year; an
+        # older one never amended stays overdue.
+        current = school_year(e.day)
+        pending = [r for r in e.rows("phase_transfer") if school_year(r["due_on"]) >= current]
+        if pending:
+            nearest = min(pending, key=lambda r: r["due_on"])
+            e.close("phase_transfer", nearest["subject"], outcome="met")
+
+    def _ehc_plan_ceased(self, e: _Entry) -> None:
+        for rule in (*_ANNUAL, "phase_transfer"):
+            for row in e.rows(rule):
+                e.close(rule, row["subject"], outcome="plan_ceased")
+
+    def _annual_review_scheduled(self, e: _Entry) -> None:
+        e.close("annual_review_notice", "ehcp", on=_day_or_none(e.p["notice_given_on"]))
+        # Arranged again before it was held: the meeting moved, so do its papers.
+        e.close("annual_review_papers", "ehcp", outcome="rescheduled")
+        meeting = date.fromisoformat(e.p["meeting_on"])
+        due = _day_or_none(e.p.get("papers_due_by")) or self.policy.annual_review_papers_by(meeting)
+        e.open("annual_review_papers", "ehcp", due)
+
+    def _annual_review_held(self, e: _Entry) -> None:
+        e.close("annual_review", "ehcp", outcome="met")
+        circulated = _day_or_none(e.p["papers_circulated_on"])
+        outcome = "met" if circulated is not None else "not_recorded"
+        e.close("annual_review_papers", "ehcp", on=circulated, outcome=outcome)
+        e.close("annual_review_notice", "ehcp", outcome="met")
+        report = _day_or_none(e.p.get("report_due_by")) or self.policy.annual_review_report_due(
+            e.day
+        )
+        e.open("annual_review_report", "ehcp", report)
+        following = _day_or_none(e.p.get("next_review_by")) or add_months(
+            e.day, self.policy.deadlines.annual_review_interval_months
+        )
+        self._annual_review_due(e, following)
+
+    def _annual_review_report_sent(self, e: _Entry) -> None:
+        e.close("annual_review_report", "ehcp", outcome="met")
+
+    def _annual_review_due(self, e: _Entry, by: date) -> None:
+        e.open("annual_review", "ehcp", by)
+        e.open("annual_review_notice", "ehcp", self.policy.annual_review_notice_by(by))
+
+
+def _plan_rule(kind: str) -> str:
+    return "reduced_timetable_review" if kind == "interim_reduced_timetable" else "plan_review"
+
+
+def _day_or_none(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+class _Entry:
+    """One event being applied, with the row operations the rules are written in."""
+
+    def __init__(self, session: Session, event: ProjectedEvent, payload: dict[str, Any]) -> None:
+        self.session, self.event, self.p = session, event, payload
+        self.pupil_id = event.pupil_id
+        self.day = date.fromisoformat(payload["happened_on"])
+
+    def pupil(self) -> Any:
+        return (
+            self.session.execute(
+                select(deadline_pupils).where(deadline_pupils.c.pupil_id == self.pupil_id)
+            )
+            .mappings()
+            .one()
+        )
+
+    def open(self, rule: str, subject: str, due: date, *, detail: str | None = None) -> None:
+        self.session.execute(
+            insert(deadlines).values(
+                pupil_id=self.pupil_id,
+                opened_seq=self.event.seq,
+                rule=rule,
+                subject=subject,
+                detail=detail,
+                academy=self.pupil()["academy"],
+                responsible=self.p["recorded_by"]["staff_id"],
+                opened_on=self.day,
+                due_on=due,
+            )
+        )
+
+    def rows(
+        self, rule: str | None = None, subject: str | None = None, *, open_only: bool = True
+    ) -> list[Any]:
+        d = deadlines.c
+        query = select(deadlines).where(d.pupil_id == self.pupil_id)
+        if open_only:
+            query = query.where(d.closed_seq.is_(None))
+        if rule is not None:
+            query = query.where(d.rule == rule)
+        if subject is not None:
+            query = query.where(d.subject == subject)
+        return list(self.session.execute(query).mappings())
+
+    def close(
+        self, rule: str, subject: str, *, on: date | None = None, outcome: str = "met"
+    ) -> None:
+        """Close the open deadline of this rule and subject (if any), on `on` or this day."""
+        d = deadlines.c
+        self.session.execute(
+            update(deadlines)
+            .where(
+                d.pupil_id == self.pupil_id,
+                d.rule == rule,
+                d.subject == subject,
+                d.closed_seq.is_(None),
+            )
+            .values(closed_seq=self.event.seq, closed_on=on or self.day, outcome=outcome)
+        )
+
+    def close_all(self, *, outcome: str, but_not: str) -> None:
+        d = deadlines.c
+        self.session.execute(
+            update(deadlines)
+            .where(d.pupil_id == self.pupil_id, d.closed_seq.is_(None), d.rule != but_not)
+            .values(closed_seq=self.event.seq, closed_on=self.day, outcome=outcome)
+        )
+
+
+# ----- reading ----------------------------------------------------------------------------
+
+Status = Literal["due", "overdue"]
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """An open deadline as of a day: `days` is how many remain (negative: overdue by)."""
+
+    pupil_id: UUID
+    rule: str
+    what: str
+    detail: str | None
+    academy: str
+    responsible: str
+    opened_seq: int
+    opened_on: date
+    due_on: date
+    status: Status
+    days: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "pupil_id": str(self.pupil_id),
+            "rule": self.rule,
+            "what": self.what,
+            "detail": self.detail,
+            "academy": self.academy,
+            "responsible": self.responsible,
+            "opened_seq": self.opened_seq,
+            "opened_on": self.opened_on.isoformat(),
+            "due_on": self.due_on.isoformat(),
+            "status": self.status,
+            "days": self.days,
+        }
+
+
+def due_deadlines(
+    records: ReadStore,
+    *,
+    as_of: date,
+    academy: str | None = None,
+    person: str | None = None,
+    overdue_only: bool = False,
+    within_days: int | None = None,
+) -> list[Deadline]:
+    """Deadlines open on `as_of`, most overdue first.
+
+    Open on a day means: opened by an entry that happened on or before it, and not met by
+    one that happened on or before it (so an earlier `as_of` shows the past as it was).
+    Due on the day itself is due, not overdue; the day after, overdue. `within_days` limits
+    the not-yet-overdue ones to those due within that many days.
+    """
+    d = deadlines.c
+    query = select(deadlines).where(
+        d.opened_on <= as_of, or_(d.closed_on.is_(None), d.closed_on > as_of)
+    )
+    if academy is not None:
+        query = query.where(d.academy == academy)
+    if person is not None:
+        query = query.where(d.responsible == person)
+    if overdue_only:
+        query = query.where(d.due_on < as_of)
+    elif within_days is not None:
+        query = query.where(d.due_on <= as_of + timedelta(days=within_days))
+    query = query.order_by(d.due_on, d.academy, d.pupil_id, d.rule)
+    with records.datastore.transaction(commit=False) as session:
+        return [_deadline(row, as_of) for row in session.execute(query).mappings()]
+
+
+def _deadline(row: Any, as_of: date) -> Deadline:
+    days = (row["due_on"] - as_of).days
+    return Deadline(
+        pupil_id=row["pupil_id"],
+        rule=row["rule"],
+        what=RULES[row["rule"]],
+        detail=row["detail"],
+        academy=row["academy"],
+        responsible=row["responsible"],
+        opened_seq=row["opened_seq"],
+        opened_on=row["opened_on"],
+        due_on=row["due_on"],
+        status="overdue" if days < 0 else "due",
+        days=days,
+    )
+
+
+def all_rows(session: Session) -> Iterator[dict[str, Any]]:
+    """Every deadline row, open or closed, in a stable order (for checks and tests)."""
+    d = deadlines.c
+    query = select(deadlines).order_by(d.pupil_id, d.opened_seq, d.rule, d.subject)
+    for row in session.execute(query).mappings():
+        yield dict(row)
