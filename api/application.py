@@ -19,18 +19,12 @@ from crypto.envelope import stored_commitment
 from crypto.errors import KeyShredded
 from crypto.kek import KekRing
 from crypto.mapper import SealingMapper, event_type
-from domain.errors import DomainError, PupilPurged
+from domain.errors import DomainError, PupilPurged, UnknownPupil
 from domain.events import PupilRegistered, RecordsPurged
 from domain.policy import DEFAULT_POLICY_NAME, TrustPolicy, load_policy_named
 from domain.pupil import Pupil
 
 Clock = Callable[[], datetime]
-
-
-class UnknownPupil(DomainError):
-    def __init__(self, pupil_id: object) -> None:
-        super().__init__(f"no pupil with id {pupil_id}: check the id with `chronicle pupils list`")
-        self.pupil_id = pupil_id
 
 
 class ConflictingUpdate(DomainError):

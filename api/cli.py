@@ -20,14 +20,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.application import PupilRecords, RecordEntry, UnknownPupil
+from api.application import PupilRecords, RecordEntry
 from api.bootstrap import SetupError, init_home, open_ledger, open_records, open_retention
 from api.cli_projections import projections_app
 from api.cli_reads import reads_app
 from api.cli_retention import retention_app
 from api.settings import SettingsError, load_settings
 from crypto.errors import CryptoError
-from domain.errors import DomainError
+from domain.errors import DomainError, UnknownPupil
 from domain.policy import PolicyError
 from domain.values import Recorder, Role, year_group_on
 from projections.ledger import Ledger, LedgerError, LedgerFollower, SignedCheckpoint
@@ -430,29 +430,7 @@ def _pupil_row(entry: RecordEntry) -> dict[str, Any]:
     }
 
 
-def _entry_json(e: RecordEntry) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "type": e.type,
-        "happened_on": e.payload["happened_on"],
-        "recorded_at": e.payload["recorded_at"],
-        "recorded_by": e.payload["recorded_by"],
-        "payload": e.payload,
-        "commitment": e.commitment.hex(),
-    }
-
-
 _SKIP = {"happened_on", "recorded_at", "recorded_by"}
-
-
-def _details(e: RecordEntry) -> list[str]:
-    lines = []
-    for key, value in e.payload.items():
-        if key in _SKIP or value in (None, "", []):
-            continue
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        lines.append(f"{key.replace('_', ' ')}: {shown}")
-    return lines
 
 
 def main() -> None:

@@ -53,3 +53,11 @@ class PupilPurged(DomainError):
         )
         self.pupil_id = pupil_id
         self.purged_on = purged_on
+
+
+class UnknownPupil(DomainError):
+    """No pupil with this id (or UPN) is on the trust's records."""
+
+    def __init__(self, pupil_id: object) -> None:
+        super().__init__(f"no pupil with id {pupil_id}: check the id with `chronicle pupils list`")
+        self.pupil_id = pupil_id

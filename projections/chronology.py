@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from crypto.envelope import stored_commitment
 from crypto.errors import KeyShredded
 from crypto.mapper import SealingMapper, event_type
-from domain.errors import DomainError, PupilPurged
+from domain.errors import DomainError, PupilPurged, UnknownPupil
 from domain.policy import ENTRY_KINDS, ROLES, TrustPolicy
 from domain.values import AreaOfNeed, NeedType
 from projections.base import ProjectedEvent
@@ -362,9 +362,3 @@ def _check_pupil_exists(records: PupilEventSource, pupil_id: UUID) -> None:
     if event_type(last[0].topic) == "RecordsPurged":
         purged = json.loads(records.sealing_mapper.committed(last[0]).payload)
         raise PupilPurged(pupil_id, purged["happened_on"])
-
-
-class UnknownPupil(DomainError):
-    def __init__(self, pupil_id: object) -> None:
-        super().__init__(f"no pupil with id {pupil_id}: check the id with `chronicle pupils list`")
-        self.pupil_id = pupil_id

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from api.application import ConflictingUpdate, PupilRecords, UnknownPupil
+from api.application import ConflictingUpdate, PupilRecords
 from crypto.errors import KeyEncryptionKeyError, TamperedEvent
 from crypto.kek import InMemoryKekRing
-from domain.errors import PupilPurged
+from domain.errors import PupilPurged, UnknownPupil
 from tests.conftest import OpenRecords, Store
 from tests.factories import a_pupil, add_concern
 from tests.sql import event_count, event_rows, raw, set_state
