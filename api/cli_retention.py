@@ -134,3 +134,35 @@ def purge_records(
             highlight=False,
         )
     out.print(f"{len(records)} purge records")
+
+
+@retention_app.command("due")
+def due(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date (YYYY-MM-DD); default today.")
+    ] = None,
+    held: Annotated[bool, typer.Option(help="List pupils under a legal hold instead.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Pupils whose records are due for purging (not held, not purged), soonest first."""
+    from datetime import date as date_type
+
+    from projections.catalogue import build_projections
+    from projections.retention_schedule import RetentionReader
+    from projections.runner import ProjectionRunner
+
+    try:
+        day = date_type.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise typer.BadParameter(f"{as_of!r} is not a date: use YYYY-MM-DD") from None
+    with retention() as (records, _):
+        ProjectionRunner(records, build_projections(records.policy)).catch_up()
+        reader = RetentionReader(records)
+        entries = reader.held() if held else reader.due(day or records.clock().date())
+    if as_json:
+        out.print_json(json.dumps([e.as_json() for e in entries]))
+        return
+    for e in entries:
+        holds = f"  held since {e.holds[0].placed_on}" if e.holds else ""
+        out.print(f"{e.due_on}  pupil {e.pupil_id}{holds}", highlight=False)
+    out.print(f"{len(entries)} pupils " + ("under a legal hold" if held else "due for purging"))
