@@ -11,6 +11,7 @@ from uuid import UUID
 
 import sqlalchemy.event
 from eventsourcing.application import Application, project_aggregate
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
@@ -105,7 +106,10 @@ class PupilRecords(Application[UUID]):
         except IntegrityError:
             for new_pupil in new:
                 self.data_keys.forget(new_pupil.id)
-            first: Pupil = next(o for o in objs if isinstance(o, Pupil))
+            # Name the first aggregate saved (a pupil, or a pupil's access log).
+            first = next((o for o in objs if isinstance(o, Aggregate)), None)
+            if first is None:
+                raise
             current = self._head_version(first.id)
             raise ConflictingUpdate(first.id, first.version - 1, current) from None
         except BaseException:

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from api.application import PupilRecords, RecordEntry
 from api.bootstrap import SetupError, init_home, open_ledger, open_records, open_retention
+from api.cli_http import serve, users_app
 from api.cli_projections import projections_app
 from api.cli_reads import reads_app
 from api.cli_retention import retention_app
@@ -46,6 +47,8 @@ ledger_app = typer.Typer(no_args_is_help=True, help="The trust-wide verifiable l
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(projections_app, name="projections")
 app.add_typer(retention_app, name="retention")
+app.command()(serve)
+app.add_typer(users_app, name="users")
 app.add_typer(reads_app)  # its commands join the top level (deadlines, safeguarding, …)
 
 out = Console(soft_wrap=True)

@@ -199,6 +199,11 @@ class DataKeyStore:
         """Seal `stream` under `owner`'s key from now on (inside the caller's transaction,
         with the stream's first event); shredding the owner makes it unreadable too."""
         session.connection().execute(insert(key_aliases).values(stream=stream, owner=owner))
+        # Prime the cache: the stream's first event is sealed before this transaction
+        # commits, when a fresh look-up could not yet see the alias.
+        aead = self.cipher(owner)
+        with self._lock:
+            self._cache[stream] = aead
 
     def has_alias(self, stream: UUID) -> bool:
         with self._engine.connect() as conn:

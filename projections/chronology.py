@@ -37,6 +37,7 @@ from crypto.envelope import stored_commitment
 from crypto.errors import KeyShredded
 from crypto.mapper import SealingMapper, event_type
 from domain.errors import DomainError, PupilPurged, UnknownPupil
+from domain.events import EVENT_TYPES
 from domain.policy import ENTRY_KINDS, ROLES, TrustPolicy
 from domain.values import AreaOfNeed, NeedType
 from projections.base import ProjectedEvent
@@ -85,7 +86,8 @@ class ChronologyIndex:
 
     name = "chronology"
     tables: tuple[Table, ...] = (chronology_index,)
-    event_types: frozenset[str] | None = None
+    # Entries of the pupil's own record only: access-log streams are not chronology.
+    event_types: frozenset[str] | None = frozenset(cls.__name__ for cls in EVENT_TYPES)
 
     def __init__(self, policy: TrustPolicy) -> None:
         self.restricted = frozenset(policy.visibility.restricted)

@@ -1,0 +1,128 @@
+"""`chronicle serve` and `chronicle users add|revoke|list` (docs/api.md, docs/permissions.md).
+
+The lead wires these into `chronicle`: `app.command()(serve)` and
+`app.add_typer(users_app, name="users")` in api/cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+from api.bootstrap import open_ledger, open_records
+from api.settings import load_settings
+from api.users import UserError, Users
+
+users_app = typer.Typer(no_args_is_help=True, help="People who may use the HTTP API.")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Run the HTTP API (OpenAPI at /docs); a ledger follower signs checkpoints as it runs."""
+    import uvicorn
+
+    from api.http import create_app
+
+    settings = load_settings()
+    records = open_records(settings)
+    try:
+        app = create_app(records, open_ledger(settings, records), follow_ledger=True)
+        # access_log=False: uvicorn's access log would write request paths and queries,
+        # which are ids and filters, but nothing personal should ever depend on that.
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+    finally:
+        records.close()
+
+
+@contextmanager
+def _users() -> Iterator[Users]:
+    # The user table lives in the installation's database; no keys are needed to manage it.
+    settings = load_settings()
+    if not settings.home.resolve().is_dir() and settings.database_url is None:
+        _fail(f"CHRONICLE_HOME {settings.home.resolve()} does not exist: run `chronicle init`")
+    engine: Engine = create_engine(settings.store_url)
+    try:
+        yield Users(engine)
+    except UserError as e:
+        _fail(str(e))
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The person's staff id, e.g. OAK-sendco-2.")],
+    role: Annotated[
+        str, typer.Option(help="sendco, teacher, dsl, dpo, tribunal, trust_admin, auditor.")
+    ],
+    academy: Annotated[
+        list[str] | None,
+        typer.Option(help="An academy the person covers (repeat); none: the whole trust."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Add a person and print their token once: it is stored only as a hash."""
+    with _users() as users:
+        user, token = users.add(name, role, academy or [], datetime.now(UTC))
+    if as_json:
+        out.print_json(json.dumps({**user.as_json(), "token": token}))
+        return
+    scope = ", ".join(sorted(user.academies)) or "the whole trust"
+    out.print(f"Added {user.name} ({user.role.value}, {scope}).", highlight=False)
+    out.print(f"Token (shown once, give it to them privately):\n{token}", highlight=False)
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="The person's staff id.")]) -> None:
+    """Revoke a person's token at once (their row stays, for the record)."""
+    with _users() as users:
+        user = users.revoke(name, datetime.now(UTC))
+    out.print(f"Revoked {user.name}'s token.", highlight=False)
+
+
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Everyone who was ever given a token: role, academies, created, revoked."""
+    with _users() as users:
+        everyone = users.everyone()
+    if as_json:
+        out.print_json(json.dumps([u.as_json() for u in everyone]))
+        return
+    table = Table("name", "role", "academies", "created", "revoked")
+    for u in everyone:
+        table.add_row(
+            u.name,
+            u.role.value,
+            ", ".join(sorted(u.academies)) or "(whole trust)",
+            u.created_at.date().isoformat(),
+            "" if u.revoked_at is None else u.revoked_at.date().isoformat(),
+        )
+    out.print(table)
+
+
+def cli() -> typer.Typer:
+    """A stand-alone app with both (for tests and until the lead wires them in)."""
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    app.command()(serve)
+    app.add_typer(users_app, name="users")
+    return app

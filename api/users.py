@@ -1,0 +1,168 @@
+"""People who may use the HTTP API: a role, the academies it covers, and a bearer token.
+
+A token is shown once, when the person is added, and stored only as its SHA-256 hash: the
+database never holds a usable token. Revoking keeps the row (who had access, and until
+when, stays answerable) and refuses the token from then on.
+
+Scope (docs/permissions.md): a person covers the academies listed. An empty list means the
+whole trust, which only trust-wide roles may have; a teacher always names academies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, insert, select, update
+from sqlalchemy.engine import Engine
+
+from domain.values import Role
+
+metadata = MetaData()
+api_users = Table(
+    "api_users",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("academies", String, nullable=False),  # comma-separated codes; "" = whole trust
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Roles whose work spans the trust; only these may be given an empty academy list.
+TRUST_WIDE_ROLES = frozenset(
+    {Role.SENDCO, Role.DSL, Role.DPO, Role.TRIBUNAL, Role.TRUST_ADMIN, Role.AUDITOR}
+)
+
+
+class UserError(ValueError):
+    """A user cannot be added or changed as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A person using the API. `name` is their staff id, written on what they record."""
+
+    user_id: UUID
+    name: str
+    role: Role
+    academies: frozenset[str]  # empty: the whole trust
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def trust_wide(self) -> bool:
+        return not self.academies
+
+    def covers(self, academy: str | None) -> bool:
+        """Whether this person's scope includes `academy` (None: left the trust)."""
+        if self.trust_wide:
+            return True
+        return academy is not None and academy in self.academies
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "user_id": str(self.user_id),
+            "name": self.name,
+            "role": self.role.value,
+            "academies": sorted(self.academies),
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat(),
+        }
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Users:
+    """The user table in the installation's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        metadata.create_all(engine, checkfirst=True)
+
+    def add(
+        self, name: str, role: Role | str, academies: list[str], now: datetime
+    ) -> tuple[User, str]:
+        """Add a person; returns the user and the token, which is never shown again."""
+        role = _role(role)
+        name = name.strip()
+        if not name:
+            raise UserError("give the person's staff id as NAME, e.g. OAK-sendco-2")
+        codes = sorted({a.strip() for a in academies if a.strip()})
+        if not codes and role not in TRUST_WIDE_ROLES:
+            raise UserError(
+                f"a {role.value} must be given at least one --academy; only trust-wide "
+                f"roles ({', '.join(sorted(r.value for r in TRUST_WIDE_ROLES))}) may cover "
+                "the whole trust"
+            )
+        token = secrets.token_urlsafe(32)
+        user = User(uuid4(), name, role, frozenset(codes), now)
+        with self._engine.begin() as conn:
+            if conn.execute(select(api_users.c.user_id).where(api_users.c.name == name)).first():
+                raise UserError(f"there is already a user {name!r}: revoke it or pick another name")
+            conn.execute(
+                insert(api_users).values(
+                    user_id=user.user_id,
+                    name=name,
+                    role=role.value,
+                    academies=",".join(codes),
+                    token_hash=token_hash(token),
+                    created_at=now,
+                )
+            )
+        return user, token
+
+    def revoke(self, name: str, now: datetime) -> User:
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(api_users)
+                .where(api_users.c.name == name, api_users.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        if done.rowcount != 1:
+            raise UserError(f"no active user {name!r}: see `chronicle users list`")
+        found = self._one(api_users.c.name == name)
+        assert found is not None
+        return found
+
+    def everyone(self) -> list[User]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(api_users).order_by(api_users.c.name)).all()
+        return [_user(r) for r in rows]
+
+    def by_token(self, token: str) -> User | None:
+        """The person holding `token` (revoked or not), or None."""
+        return self._one(api_users.c.token_hash == token_hash(token))
+
+    def _one(self, where: Any) -> User | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(api_users).where(where)).first()
+        return None if row is None else _user(row)
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise UserError(
+            f"unknown role {role!r}; roles are: {', '.join(r.value for r in Role)}"
+        ) from None
+
+
+def _user(row: Any) -> User:
+    return User(
+        user_id=row.user_id,
+        name=row.name,
+        role=Role(row.role),
+        academies=frozenset(a for a in row.academies.split(",") if a),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )

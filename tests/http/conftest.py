@@ -1,0 +1,78 @@
+"""An HTTP API over this test's store (SQLite and PostgreSQL), and people to call it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from api.application import PupilRecords
+from api.bootstrap import build_ledger
+from api.http import create_app
+from api.users import Users
+from domain.pupil import Pupil
+from domain.values import DslDecision, Role
+from projections.ledger import Ledger
+from tests.factories import DEFAULT, DSL, a_pupil, on
+
+SAFEGUARDING_NOTE = "Brief note: see CPOMS, referral by Mrs Pettigrew-Ormsby"
+
+
+@dataclass
+class Api:
+    """The app under test, its records and ledger, and a way to add people."""
+
+    client: TestClient
+    records: PupilRecords
+    ledger: Ledger
+    users: Users
+
+    def headers(
+        self, role: Role | str, academies: tuple[str, ...] = ("OAK",), purpose: str | None = "T-1"
+    ) -> dict[str, str]:
+        """Headers of a new person in `role` covering `academies` (empty: the whole trust)."""
+        n = len(self.users.everyone())
+        _, token = self.users.add(f"{Role(role).value}-{n}", role, list(academies), _now())
+        found = {"Authorization": f"Bearer {token}"}
+        if purpose is not None:
+            found["X-Purpose"] = purpose
+        return found
+
+    def add_pupil(self, academy: str = "OAK", *, safeguarding: bool = False) -> Pupil:
+        """A pupil with one concern (and a safeguarding cross-reference if asked), saved."""
+        pupil = a_pupil(academy=academy)
+        if safeguarding:
+            pupil.cross_reference_safeguarding(
+                policy=DEFAULT,
+                cpoms_log_id="CP-00042",
+                note=SAFEGUARDING_NOTE,
+                dsl_decision=DslDecision.EARLY_HELP,
+                decided_by="OAK-dsl-1",
+                **on(date(2025, 2, 1), DSL),
+            )
+        self.records.save(pupil)
+        return pupil
+
+    def version(self, pupil_id: UUID) -> int:
+        return self.records.get_pupil(pupil_id).version
+
+    def events(self, stream: UUID) -> int:
+        return len(self.records.stored_events(stream))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def api(records: PupilRecords) -> Iterator[Api]:
+    ledger = build_ledger(records, Ed25519PrivateKey.generate(), None)
+    users = Users(records.datastore.engine)
+    app = create_app(records, ledger, users=users)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client, records, ledger, users)
