@@ -126,10 +126,9 @@ def purge_journal_path(settings: Settings) -> Path:
 
 def open_retention(settings: Settings, records: PupilRecords, ledger: Ledger) -> Retention:
     """The DPO's retention operations; purges also bring the read models up to date."""
-    from projections.runner import ProjectionRunner
-
     from api.retention import Retention
     from projections.catalogue import build_projections
+    from projections.runner import ProjectionRunner
 
     def refresh_read_models() -> None:
         ProjectionRunner(records, build_projections(records.policy)).catch_up()

@@ -19,6 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 BENCHMARKS = {
+    "retention": "purge of one pupil (10 vs 10,000 entries) and the due list",
     "store": "append and read throughput: Chronicle vs plain eventsourcing-sqlalchemy",
     "ledger": "integration rate, commit-to-checkpoint latency, proof times, offline verification",
     "chronology": "a 1,000-entry pupil's chronology read, in a store and in one 10x larger",
