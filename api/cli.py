@@ -32,6 +32,7 @@ from domain.errors import DomainError, UnknownPupil
 from domain.policy import PolicyError
 from domain.values import Recorder, Role, year_group_on
 from projections.ledger import Ledger, LedgerError, LedgerFollower, SignedCheckpoint
+from projections.runner import ProjectionError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -61,6 +62,7 @@ _OPERATOR_ERRORS = (
     DomainError,
     PolicyError,
     LedgerError,
+    ProjectionError,
 )
 
 
@@ -446,4 +448,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the canonical `api.cli` module, not this `__main__` copy, so the errors other
+    # modules raise are the classes `main` catches.
+    from api.cli import main as canonical_main
+
+    canonical_main()

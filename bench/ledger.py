@@ -31,7 +31,8 @@ from crypto.bundle_check import verify_bundle
 from crypto.kek import InMemoryKekRing
 from crypto.merkle import nodes_to_append
 from domain.values import Recorder, Role
-from projections.ledger import LedgerFollower, bulk_insert, leaves, metadata, nodes
+from projections.bulk import bulk_write
+from projections.ledger import LedgerFollower, leaves, metadata, nodes
 from tests.factories import a_pupil, add_concern
 
 RING = InMemoryKekRing()  # one KEK ring for every store this process opens
@@ -234,7 +235,7 @@ def _build_nodes(engine: Any, size: int, chunk: int = 200_000) -> None:
         new = nodes_to_append(done, frontier, hashes)
         zero = bytes(32)
         with Session(engine) as session, session.begin():
-            bulk_insert(
+            bulk_write(
                 session,
                 leaves,
                 [
@@ -251,7 +252,7 @@ def _build_nodes(engine: Any, size: int, chunk: int = 200_000) -> None:
                     for i, h in enumerate(hashes, start=done)
                 ],
             )
-            bulk_insert(
+            bulk_write(
                 session, nodes, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in new if lv > 0]
             )
         known = frontier | {(lv, ix): h for lv, ix, h in new}

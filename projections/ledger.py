@@ -14,7 +14,6 @@ history is caught by a consistency check against them.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -65,6 +64,7 @@ from crypto.merkle import (
     tree_root,
 )
 from crypto.signing import public_key_hex
+from projections.bulk import bulk_write
 from projections.journal import append_record, read_records
 
 metadata = MetaData()
@@ -182,7 +182,7 @@ class SqlNodeStore:
     def put_many(self, items: Iterable[Node]) -> None:
         """Store the nodes above level 0 (leaf hashes are written with their leaf rows)."""
         rows = [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in items if lv > 0]
-        bulk_insert(self.session, nodes, rows)
+        bulk_write(self.session, nodes, rows)
 
 
 class Ledger:
@@ -244,7 +244,7 @@ class Ledger:
             if not notifications:
                 return 0
             rows = self._chain(session, notifications, size)
-            bulk_insert(session, leaves, rows)
+            bulk_write(session, leaves, rows)
             append_leaves(SqlNodeStore(session), size, [r["leaf_hash"] for r in rows])
             return len(rows)
 
@@ -452,36 +452,6 @@ class LedgerFollower:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-
-
-def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the caller's transaction: COPY on PostgreSQL (several times faster
-    than multi-row INSERT for the ledger's batches), executemany elsewhere."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(_copy_text(row[c]) for c in columns))
-        buffer.write("\n")
-    buffer.seek(0)
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", buffer)
-
-
-def _copy_text(value: object) -> str:
-    # COPY text format: bytea as \x<hex> (backslash doubled in the stream); our strings are
-    # UUIDs, hex and type names, which hold no tab, newline or backslash.
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()
-    text_value = str(value)
-    if any(c in text_value for c in "\t\n\\"):
-        raise ValueError(f"unexpected control character in ledger value {text_value!r}")
-    return text_value
 
 
 def _signed_from_json(data: dict[str, Any]) -> SignedCheckpoint:

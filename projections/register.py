@@ -48,7 +48,8 @@ from sqlalchemy.orm import Session
 from crypto.errors import KeyShredded
 from domain.values import NeedType, year_group_on
 from projections.base import ProjectedEvent
-from projections.runner import bulk_write, by_pupil, chunks, delete_pupils
+from projections.bulk import bulk_write
+from projections.runner import by_pupil, chunks, delete_pupils
 
 if TYPE_CHECKING:
     from api.application import PupilRecords

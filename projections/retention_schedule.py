@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from domain.policy import TrustPolicy
 from projections.base import ProjectedEvent
-from projections.runner import bulk_write, by_pupil, chunks, delete_pupils
+from projections.bulk import bulk_write
+from projections.runner import by_pupil, chunks, delete_pupils
 
 if TYPE_CHECKING:
     from api.application import PupilRecords

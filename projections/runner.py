@@ -21,7 +21,6 @@ pupil whose key was shredded gives `payload=None` (docs/projections.md).
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import threading
@@ -453,39 +452,6 @@ def delete_pupils(session: Session, table: Table, pupil_ids: Iterable[UUID]) -> 
     """Delete `table`'s rows of these pupils (the table has a `pupil_id` column)."""
     for chunk in chunks(list(pupil_ids), _IN_CHUNK):
         session.execute(delete(table).where(table.c.pupil_id.in_(chunk)))
-
-
-def bulk_write(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the caller's transaction: COPY on PostgreSQL (as the ledger's
-    `bulk_insert`, but with NULLs and any text escaped), executemany elsewhere."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(_copy_field(row[c]) for c in columns))
-        buffer.write("\n")
-    buffer.seek(0)
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN", buffer)
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_field(value: object) -> str:
-    # COPY text format: \N is NULL; backslash, tab, newline and carriage return escaped.
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()
-    return str(value).translate(_COPY_ESCAPES)
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

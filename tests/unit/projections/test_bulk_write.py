@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
-from projections.runner import _copy_field, chunks
+from projections.bulk import _copy_field
+from projections.runner import chunks
 
 
 def test_null_bool_bytes_dates_and_uuids() -> None:
