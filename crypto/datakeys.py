@@ -80,13 +80,21 @@ _INSERT_GUARDED = (
 )
 
 
-def _guarded_insert(dialect: str) -> TextClause:
-    lock = " FOR SHARE" if dialect == "postgresql" else ""
+def _make_guarded_insert(lock: str) -> TextClause:
     return text(_INSERT_GUARDED.format(lock=lock)).bindparams(
         bindparam("owner", type_=Uuid()),
         bindparam("wrapped", type_=LargeBinary()),
         bindparam("at", type_=DateTime(timezone=True)),
     )
+
+
+# Built once: the statement runs for every new pupil, inside the save.
+_GUARDED_INSERTS = {"postgresql": _make_guarded_insert(" FOR SHARE")}
+_GUARDED_INSERT_DEFAULT = _make_guarded_insert("")
+
+
+def _guarded_insert(dialect: str) -> TextClause:
+    return _GUARDED_INSERTS.get(dialect, _GUARDED_INSERT_DEFAULT)
 
 
 _OWNER_OF_STREAM = func.coalesce(
