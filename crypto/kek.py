@@ -245,7 +245,20 @@ def _write_kek_file(keys_dir: Path, development: bool) -> Path:
             "purpose": "Chronicle key-encryption key: wraps every pupil's data key. Back it up.",
         }
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(body)
+    write_key_file(path, body.encode())
     return path
+
+
+def write_key_file(path: Path, content: bytes) -> None:
+    """Create a 0600 key file atomically: other processes see no file or the whole file,
+    never a half-written one; an existing file is never overwritten."""
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(partial, path)  # fails if `path` exists: no overwrite
+    finally:
+        partial.unlink(missing_ok=True)
