@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import secrets
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,33 +26,13 @@ from sqlalchemy import create_engine, text
 from api.application import PupilRecords
 from api.bootstrap import build_ledger
 from api.export import Disclosure, export_pupil
+from bench.stores import RING, temporary_stores
 from crypto.bundle_check import verify_bundle
-from crypto.kek import InMemoryKekRing
 from crypto.merkle import nodes_to_append
 from domain.values import Recorder, Role
 from projections.bulk import bulk_write
 from projections.ledger import LedgerFollower, leaves, metadata, nodes
 from tests.factories import a_pupil, add_concern
-
-RING = InMemoryKekRing()  # one KEK ring for every store this process opens
-PG_ADMIN = os.environ.get(
-    "CHRONICLE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@contextmanager
-def _stores() -> Iterator[tuple[str, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        name = f"chronicle_bench_{secrets.token_hex(4)}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield f"sqlite:///{tmp}/ledger.db", PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def _fill(records: PupilRecords, events: int, per_pupil: int = 10) -> None:
@@ -305,7 +284,7 @@ def run(quick: bool) -> dict[str, Any]:
         (20_000, [10_000, 100_000], 2_000) if quick else (100_000, [1_000_000, 10_000_000], 10_000)
     )
     result: dict[str, Any] = {}
-    with _stores() as (sqlite_url, pg_url):
+    with temporary_stores("ledger.db") as (sqlite_url, pg_url):
         for label, url in (("sqlite", sqlite_url), ("postgresql", pg_url)):
             result[label] = {
                 "integration": integration(url, events),

@@ -22,22 +22,18 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import secrets
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 from uuid import uuid4
 
 from eventsourcing.persistence import StoredEvent
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from api.application import PupilRecords
-from crypto.kek import InMemoryKekRing
+from bench.stores import RING, temporary_stores
 from domain.pupil import Pupil
 from domain.values import NeedType, RegisterStatus, SubFlag
 from projections.catalogue import build_projections
@@ -48,29 +44,10 @@ from projections.retention_schedule import RetentionReader
 from projections.runner import ProjectionRunner
 from tests.factories import DPO, a_pupil, add_concern, agree, move, on, primary_need, review
 
-RING = InMemoryKekRing()  # one KEK ring for every store this process opens
-PG_ADMIN = os.environ.get(
-    "CHRONICLE_BENCH_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
 BIG = "BIG"  # the academy whose register is queried
 OTHERS = ("OAK", "RIV", "HTH", "MDW", "ASH", "ELM")
 NEEDS = (NeedType.SLCN, NeedType.ASD, NeedType.SEMH, NeedType.MLD, NeedType.SPLD, NeedType.HI)
 START = date(2024, 9, 10)
-
-
-@contextmanager
-def _stores() -> Iterator[tuple[str, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        name = f"chronicle_bench_{secrets.token_hex(4)}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield f"sqlite:///{tmp}/projections.db", PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def history(n: int, academy: str, entries: int) -> Pupil:
@@ -248,7 +225,7 @@ def one_store(url: str, pupils: int, big: int, entries: int, quick: bool) -> dic
 def run(quick: bool) -> dict[str, Any]:
     pupils, big = (500, 150) if quick else (10_000, 1_500)
     result: dict[str, Any] = {"pupils": pupils, "entries_per_pupil": 100}
-    with _stores() as (sqlite_url, pg_url):
+    with temporary_stores("projections.db") as (sqlite_url, pg_url):
         for label, url in (("sqlite", sqlite_url), ("postgresql", pg_url)):
             result[label] = one_store(url, pupils, big, 100, quick)
     return result

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.application import PupilRecords
 from api.bootstrap import build_ledger
 from api.retention import Retention
-from bench.ledger import RING, _stores
+from bench.stores import RING, temporary_stores
 from domain.values import Recorder, Role
 from projections.catalogue import build_projections
 from projections.retention_schedule import RetentionReader
@@ -76,7 +76,7 @@ def _due_list(url: str, pupils: int) -> dict[str, Any]:
 def run(quick: bool) -> dict[str, Any]:
     sizes, pupils = ([10, 2_000], 10_000) if quick else ([10, 10_000], 100_000)
     result: dict[str, Any] = {}
-    with _stores() as (sqlite_url, pg_url), TemporaryDirectory() as tmp:
+    with temporary_stores() as (sqlite_url, pg_url), TemporaryDirectory() as tmp:
         for label, url in (("sqlite", sqlite_url), ("postgresql", pg_url)):
             result[label] = {
                 "purge_s": {
