@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -57,10 +58,9 @@ def audit(ledger: Ledger, opener: Opener | None = None, batch: int = 1000) -> Au
     """Run every check; `opener` decrypts one stored event (raising if it fails)."""
     problems: list[Problem] = []
     events, decrypted = _check_events_against_leaves(ledger, opener, batch, problems)
-    leaf_hashes = _check_chains(ledger, batch, problems)
-    _check_nodes(ledger, leaf_hashes, batch, problems)
-    count = _check_checkpoints(ledger, len(leaf_hashes), problems)
-    return AuditReport(events, len(leaf_hashes), count, decrypted, problems)
+    size = _check_chains_and_tree(ledger, batch, problems)
+    count = _check_checkpoints(ledger, size, problems)
+    return AuditReport(events, size, count, decrypted, problems)
 
 
 def _where(pupil: object, seq: int, index: int | None = None) -> str:
@@ -71,44 +71,41 @@ def _where(pupil: object, seq: int, index: int | None = None) -> str:
 def _check_events_against_leaves(
     ledger: Ledger, opener: Opener | None, batch: int, problems: list[Problem]
 ) -> tuple[int, int]:
+    """Walk the stored events and the log's leaves side by side, both in commit order, so
+    memory stays flat however large the store."""
     position = ledger.position()
-    stored = {n.id: n for n in _notifications(ledger, batch)}
-    decrypted = 0
+    events = _notifications(ledger, batch)
+    pending = next(events, None)
+    counted = decrypted = 0
     purged: set[UUID] = set()
-    seen: set[int] = set()
+
+    def unlogged(n: Any) -> None:
+        if n.id <= position:
+            problems.append(
+                Problem(
+                    "store",
+                    f"{_where(n.originator_id, n.originator_version)} (notification {n.id}) "
+                    "is not in the log: it was inserted after the log moved past it (forged)",
+                )
+            )
+
     for row in _leaf_rows(ledger, batch):
-        seen.add(row.notification_id)
-        n = stored.get(row.notification_id)
+        while pending is not None and pending.id < row.notification_id:
+            unlogged(pending)
+            counted += 1
+            pending = next(events, None)
         where = _where(row.pupil_id, row.seq, row.log_index)
-        if n is None:
+        if pending is None or pending.id != row.notification_id:
             problems.append(
                 Problem("store", f"{where} is in the log but missing from the store (deleted)")
             )
             continue
-        if (_uuid(n.originator_id), n.originator_version) != (_uuid(row.pupil_id), row.seq):
-            problems.append(
-                Problem(
-                    "store",
-                    f"{where}: the stored event at notification {n.id} "
-                    f"is entry {n.originator_version} of pupil {n.originator_id} "
-                    "(events reordered or moved)",
-                )
-            )
-            continue
-        try:
-            commitment = stored_commitment(n.state)
-        except CryptoError:
-            commitment = b""
-        if commitment != bytes(row.commitment) or event_type(n.topic) != row.type:
-            problems.append(
-                Problem(
-                    "store",
-                    f"{where}: the stored event's commitment or type "
-                    "differs from the log (altered, or swapped between pupils)",
-                )
-            )
-            continue
-        if opener is not None and _uuid(row.pupil_id) not in purged:
+        n, pending = pending, next(events, None)
+        counted += 1
+        problem = _compare(n, row, where)
+        if problem is not None:
+            problems.append(problem)
+        elif opener is not None and _uuid(row.pupil_id) not in purged:
             try:
                 opener(n)
                 decrypted += 1
@@ -116,64 +113,88 @@ def _check_events_against_leaves(
                 purged.add(_uuid(row.pupil_id))
             except CryptoError as e:
                 problems.append(Problem("ciphertext", f"{where}: {e}"))
-    for nid, n in stored.items():
-        if nid not in seen and nid <= position:
-            problems.append(
-                Problem(
-                    "store",
-                    f"{_where(n.originator_id, n.originator_version)} "
-                    f"(notification {nid}) is not in the log: it was inserted "
-                    "after the log moved past it (forged)",
-                )
-            )
-    return len(stored), decrypted
+    while pending is not None:
+        unlogged(pending)
+        counted += 1
+        pending = next(events, None)
+    return counted, decrypted
 
 
-def _check_chains(ledger: Ledger, batch: int, problems: list[Problem]) -> list[bytes]:
-    heads: dict[UUID, tuple[int, bytes]] = {}
-    recomputed: list[bytes] = []
-    for row in _leaf_rows(ledger, batch):
-        pupil = _uuid(row.pupil_id)
-        where = _where(pupil, row.seq, row.log_index)
-        last_seq, last_leaf = heads.get(pupil, (0, bytes.fromhex(GENESIS_PREV)))
-        if row.seq != last_seq + 1:
-            problems.append(
-                Problem("chain", f"{where} follows entry {last_seq}: a gap in the chain")
-            )
-        if bytes(row.prev) != last_leaf:
-            problems.append(Problem("chain", f"{where}: the link to the previous entry is broken"))
-        leaf = chain_leaf(
-            str(pupil), row.seq, row.type, bytes(row.commitment).hex(), last_leaf.hex()
+def _compare(n: Any, row: Any, where: str) -> Problem | None:
+    """Does the stored event at this leaf's notification id match what the log holds?"""
+    if (_uuid(n.originator_id), n.originator_version) != (_uuid(row.pupil_id), row.seq):
+        return Problem(
+            "store",
+            f"{where}: the stored event at notification {n.id} is entry "
+            f"{n.originator_version} of pupil {n.originator_id} (events reordered or moved)",
         )
-        if leaf != bytes(row.leaf_hash):
-            problems.append(Problem("chain", f"{where}: the leaf hash does not recompute"))
-        heads[pupil] = (row.seq, leaf)
-        recomputed.append(leaf)
-    return recomputed
+    try:
+        commitment = stored_commitment(n.state)
+    except CryptoError:
+        commitment = b""
+    if commitment != bytes(row.commitment) or event_type(n.topic) != row.type:
+        return Problem(
+            "store",
+            f"{where}: the stored event's commitment or type differs from the log "
+            "(altered, or swapped between pupils)",
+        )
+    return None
+
+
+def _check_chains_and_tree(ledger: Ledger, batch: int, problems: list[Problem]) -> int:
+    """Recompute every chain link and leaf, and from those every complete-subtree node,
+    a batch at a time: memory holds the pupils' heads and the O(log n) right edge only.
+    Returns the number of leaves."""
+    heads: dict[UUID, tuple[int, bytes]] = {}
+    frontier: dict[NodeKey, bytes] = {}
+    size = 0
+    tree_ok = True
+    rows = _leaf_rows(ledger, batch)
+    while chunk := list(islice(rows, batch)):
+        recomputed = [_check_link(row, heads, problems) for row in chunk]
+        if tree_ok:
+            tree_ok, frontier = _check_nodes(ledger, size, frontier, recomputed, problems)
+        size += len(chunk)
+    return size
+
+
+def _check_link(row: Any, heads: dict[UUID, tuple[int, bytes]], problems: list[Problem]) -> bytes:
+    pupil = _uuid(row.pupil_id)
+    where = _where(pupil, row.seq, row.log_index)
+    last_seq, last_leaf = heads.get(pupil, (0, bytes.fromhex(GENESIS_PREV)))
+    if row.seq != last_seq + 1:
+        problems.append(Problem("chain", f"{where} follows entry {last_seq}: a gap in the chain"))
+    if bytes(row.prev) != last_leaf:
+        problems.append(Problem("chain", f"{where}: the link to the previous entry is broken"))
+    leaf = chain_leaf(str(pupil), row.seq, row.type, bytes(row.commitment).hex(), last_leaf.hex())
+    if leaf != bytes(row.leaf_hash):
+        problems.append(Problem("chain", f"{where}: the leaf hash does not recompute"))
+    heads[pupil] = (row.seq, leaf)
+    return leaf
 
 
 def _check_nodes(
-    ledger: Ledger, leaf_hashes: list[bytes], batch: int, problems: list[Problem]
-) -> None:
-    """Rebuild the complete-subtree nodes from the recomputed leaves, a batch at a time,
-    holding only the O(log n) right edge in memory, and compare with the stored ones."""
-    frontier: dict[NodeKey, bytes] = {}
-    for start in range(0, len(leaf_hashes), batch):
-        expected = nodes_to_append(start, frontier, leaf_hashes[start : start + batch])
-        with ledger.transaction(False) as session:
-            stored = SqlNodeStore(session).get_many([(lv, ix) for lv, ix, _ in expected])
-        for lv, ix, h in expected:
-            if stored.get((lv, ix)) != h:
-                problems.append(
-                    Problem(
-                        "tree",
-                        f"Merkle node (level {lv}, index {ix}) does not recompute from the leaves",
-                    )
+    ledger: Ledger,
+    size: int,
+    frontier: dict[NodeKey, bytes],
+    leaf_hashes: list[bytes],
+    problems: list[Problem],
+) -> tuple[bool, dict[NodeKey, bytes]]:
+    """Compare the nodes these leaves complete with the stored ones; the new right edge."""
+    expected = nodes_to_append(size, frontier, leaf_hashes)
+    with ledger.transaction(False) as session:
+        stored = SqlNodeStore(session).get_many([(lv, ix) for lv, ix, _ in expected])
+    for lv, ix, h in expected:
+        if stored.get((lv, ix)) != h:
+            problems.append(
+                Problem(
+                    "tree",
+                    f"Merkle node (level {lv}, index {ix}) does not recompute from the leaves",
                 )
-                return
-        known = frontier | {(lv, ix): h for lv, ix, h in expected}
-        size = start + len(leaf_hashes[start : start + batch])
-        frontier = {key: known[key] for key in frontier_keys(size)}
+            )
+            return False, frontier
+    known = frontier | {(lv, ix): h for lv, ix, h in expected}
+    return True, {key: known[key] for key in frontier_keys(size + len(leaf_hashes))}
 
 
 def _check_checkpoints(ledger: Ledger, size: int, problems: list[Problem]) -> int:

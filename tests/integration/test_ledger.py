@@ -332,3 +332,20 @@ def test_the_follower_signs_a_checkpoint_soon_after_each_write(
         follower.stop()
     assert 3 in signed and follower.error is None
     assert ledger.latest_checkpoint() is not None
+
+
+@pytest.mark.parametrize("batch", [1, 2, 7])
+def test_the_audit_reads_in_batches_and_still_names_every_tamper(
+    records: PupilRecords, ledger: Ledger, store: Store, batch: int
+) -> None:
+    _history(records, pupils=3, concerns=2)
+    ledger.checkpoint()
+    assert audit(ledger, records.sealing_mapper.committed, batch=batch).problems == []
+    rows = event_rows(store)
+    raw(store, "DELETE FROM chronicle_events WHERE id = :i", i=rows[5][0])
+    raw(store, "UPDATE ledger_nodes SET hash = :h WHERE level = 1 AND idx = 4", h=b"\x02" * 32)
+    problems = [
+        str(p) for p in audit(ledger, records.sealing_mapper.committed, batch=batch).problems
+    ]
+    assert any("log index 5" in p and "deleted" in p for p in problems), problems
+    assert any(p.startswith("tree: Merkle node (level 1, index 4)") for p in problems), problems
