@@ -290,3 +290,41 @@ def _all_bytes(store: Store, tmp_path: Path) -> bytes:
 
     files = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     return _all_stored_bytes(store) + files
+
+
+def test_chronicle_refuses_to_start_until_a_restored_backup_is_purged_again(
+    tmp_path: Path,
+) -> None:
+    """The composition root itself (what `chronicle …` and `serve` open) refuses to start."""
+    import sqlite3
+
+    from api.bootstrap import SetupError, init_home, open_ledger, open_records, open_retention
+    from api.settings import Settings
+
+    settings = Settings(home=tmp_path / "home")
+    init_home(settings)
+    records = open_records(settings, clock=lambda: TODAY)
+    victim = _pupils(records)[1]
+    database = settings.sqlite_path
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(database) as source, sqlite3.connect(backup) as copy:
+        source.backup(copy)
+    dpo = open_retention(settings, records, open_ledger(settings, records))
+    dpo.propose(victim.id, DPO_A)
+    dpo.approve(victim.id, DPO_B)
+    records.close()
+    with sqlite3.connect(backup) as source, sqlite3.connect(database) as target:
+        source.backup(target)
+    with pytest.raises(SetupError, match=r"1 journalled purge.*reapply-purges"):
+        open_records(settings)
+    restored = open_records(settings, check_purges=False)
+    try:
+        open_retention(settings, restored, open_ledger(settings, restored)).reapply()
+    finally:
+        restored.close()
+    reopened = open_records(settings)
+    try:
+        with pytest.raises(PupilPurged):
+            reopened.get_pupil(victim.id)
+    finally:
+        reopened.close()
