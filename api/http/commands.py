@@ -1,20 +1,121 @@
-"""Command routes: each POST is one typed entry on a pupil's record (docs/api.md)."""
+"""Command routes: each POST is one typed entry on a pupil's record (docs/api.md).
 
-from __future__ import annotations
+The catalogue of commands is one table, `COMMANDS`: a URL segment, a title, the request
+body (a pydantic model with examples) and how the body becomes a call on the `Pupil`
+aggregate. The HTTP routes (`POST /pupils/{pupil_id}/{slug}`), the permission table's rows
+and the web interface's forms are all generated from it, so a new kind of entry is one row.
 
+This module deliberately does not use `from __future__ import annotations`: the generated
+route functions annotate their body with the row's model, which FastAPI must resolve at
+runtime.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from api.http.auth import BasedOn, IdempotencyKey, Permitted, ServiceDep
+from api.http.auth import BasedOn, Caller, IdempotencyKey, Permitted, ServiceDep
 from api.http.errors import ApiError, responses
 from api.http.models import ChangeRegisterStatus, RaiseConcern, RegisterPupil, Written
 from api.http.writes import WriteRequest, run
+from domain.policy import TrustPolicy
 from domain.pupil import Pupil
+from domain.values import Recorder
 
 router = APIRouter(prefix="/pupils", tags=["entries"])
 _WRITE_ERRORS = responses(400, 401, 403, 404, 409, 410, 422, 428)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a command needs besides its body: the trust's policy, who records it, and when."""
+
+    policy: TrustPolicy
+    recorder: Recorder
+    now: datetime
+
+    def on(self, happened_on: date | None) -> dict[str, Any]:
+        """The recording arguments every command takes (happened_on defaults to today)."""
+        return {
+            "recorded_by": self.recorder,
+            "happened_on": happened_on or self.now.date(),
+            "recorded_at": self.now,
+        }
+
+
+@dataclass(frozen=True)
+class Command:
+    """One kind of entry a person can add to a pupil's record."""
+
+    slug: str  # POST /pupils/{pupil_id}/{slug}
+    title: str  # imperative, for forms and /docs: "Raise a concern"
+    summary: str  # one sentence for /docs and the form's help text
+    body: type[BaseModel]
+    event: str  # the event type it records
+    apply: Callable[[Pupil, Any, Context], None]
+
+    @property
+    def path(self) -> str:
+        return f"/pupils/{{pupil_id}}/{self.slug}"
+
+    @property
+    def endpoint(self) -> str:
+        """The permission table's key (api/http/permissions.py)."""
+        return f"POST {self.path}"
+
+
+def _raise_concern(pupil: Pupil, body: RaiseConcern, ctx: Context) -> None:
+    pupil.raise_concern(
+        source=body.source,
+        area_of_need=body.area_of_need,
+        description=body.description,
+        evidence=body.evidence,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _change_register_status(pupil: Pupil, body: ChangeRegisterStatus, ctx: Context) -> None:
+    pupil.change_register_status(
+        policy=ctx.policy,
+        status=body.status,
+        sub_flags=tuple(body.sub_flags),
+        reason=body.reason,
+        decision_maker=body.decision_maker,
+        parents_informed_on=body.parents_informed_on,
+        **ctx.on(body.happened_on),
+    )
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "concerns",
+        "Raise a concern",
+        "Log a concern about the pupil: the start of every chronology.",
+        RaiseConcern,
+        "ConcernRaised",
+        _raise_concern,
+    ),
+    Command(
+        "register-status",
+        "Change SEND register status",
+        "Move the pupil on the graduated response, as the trust's policy allows.",
+        ChangeRegisterStatus,
+        "RegisterStatusChanged",
+        _change_register_status,
+    ),
+)
+
+BY_SLUG: dict[str, Command] = {c.slug: c for c in COMMANDS}
+
+
+def context(svc_policy: TrustPolicy, caller: Caller, now: datetime) -> Context:
+    return Context(policy=svc_policy, recorder=caller.recorder, now=now)
 
 
 @router.post("", status_code=201, response_model=Written, responses=responses(401, 403, 422))
@@ -54,65 +155,44 @@ def register_pupil(
     return run(register)
 
 
-@router.post(
-    "/{pupil_id}/concerns", status_code=201, response_model=Written, responses=_WRITE_ERRORS
-)
-def raise_concern(
-    pupil_id: UUID,
-    body: RaiseConcern,
-    svc: ServiceDep,
-    caller: Permitted,
-    based_on: BasedOn,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Log a concern about the pupil (If-Match: the version you read)."""
-    write = WriteRequest(
-        svc, caller, f"/pupils/{pupil_id}/concerns", body, based_on, idempotency_key
-    )
+def _route(command: Command) -> Callable[..., JSONResponse]:
+    model = command.body
 
-    def command(pupil: Pupil) -> None:
-        now = svc.records.clock()
-        pupil.raise_concern(
-            source=body.source,
-            area_of_need=body.area_of_need,
-            description=body.description,
-            evidence=body.evidence,
-            recorded_by=caller.recorder,
-            happened_on=body.happened_on or now.date(),
-            recorded_at=now,
+    def post(
+        pupil_id: UUID,
+        body: model,  # type: ignore[valid-type]
+        svc: ServiceDep,
+        caller: Permitted,
+        based_on: BasedOn,
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        write = WriteRequest(
+            svc,
+            caller,
+            f"/pupils/{pupil_id}/{command.slug}",
+            body,
+            based_on,
+            idempotency_key,
         )
 
-    return run(lambda: write.on_pupil(pupil_id, command))
+        def apply(pupil: Pupil) -> None:
+            command.apply(pupil, body, context(svc.records.policy, caller, svc.records.clock()))
+
+        return run(lambda: write.on_pupil(pupil_id, apply))
+
+    post.__name__ = command.slug.replace("-", "_")
+    post.__doc__ = f"{command.summary} (If-Match: the version you read.) Records `{command.event}`."
+    return post
 
 
-@router.post(
-    "/{pupil_id}/register-status", status_code=201, response_model=Written, responses=_WRITE_ERRORS
-)
-def change_register_status(
-    pupil_id: UUID,
-    body: ChangeRegisterStatus,
-    svc: ServiceDep,
-    caller: Permitted,
-    based_on: BasedOn,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Move the pupil on the graduated response, as the trust's policy allows."""
-    write = WriteRequest(
-        svc, caller, f"/pupils/{pupil_id}/register-status", body, based_on, idempotency_key
+for _command in COMMANDS:
+    router.add_api_route(
+        f"/{{pupil_id}}/{_command.slug}",
+        _route(_command),
+        methods=["POST"],
+        status_code=201,
+        response_model=Written,
+        responses=_WRITE_ERRORS,
+        summary=_command.title,
+        name=_command.slug,
     )
-
-    def command(pupil: Pupil) -> None:
-        now = svc.records.clock()
-        pupil.change_register_status(
-            policy=svc.records.policy,
-            status=body.status,
-            sub_flags=tuple(body.sub_flags),
-            reason=body.reason,
-            decision_maker=body.decision_maker,
-            parents_informed_on=body.parents_informed_on,
-            recorded_by=caller.recorder,
-            happened_on=body.happened_on or now.date(),
-            recorded_at=now,
-        )
-
-    return run(lambda: write.on_pupil(pupil_id, command))
