@@ -68,6 +68,13 @@ class WriteRequest:
             return replayed
         pupil = self.caller.check(self.svc.records.get_pupil(pupil_id))
         if self.based_on is not None and pupil.version != self.based_on:
+            # The same request with the same key may have been saved since replay() looked
+            # (a client retrying while its first attempt was in flight): it moved the pupil
+            # on, and it gets that answer, not a 409 for its own write. The key's record
+            # commits with the events, so a version we see here implies a record we see.
+            replayed = self.replay()
+            if replayed is not None:
+                return replayed
             raise _stale(pupil_id, self.based_on, pupil.version)
         command(pupil)
         return self.save(pupil)
