@@ -63,7 +63,7 @@ class RecordsViewed(AggregateEvent):
     stored_in_clear: ClassVar[bool] = False
 
     def apply(self, aggregate: Any) -> None:
-        aggregate.views += 1
+        pass  # an access log's state is its id and head version; reads add no state
 
     def payload(self) -> dict[str, Any]:
         return to_payload(self)
@@ -82,7 +82,6 @@ class AccessLog(Aggregate):
     def __init__(self) -> None:
         # Filled by the created event's apply (the library calls __init__ first).
         self.pupil_id: UUID | None = None
-        self.views = 0
 
     @classmethod
     def open(cls, pupil_id: UUID, recorded_by: Recorder, at: datetime) -> AccessLog:
@@ -94,6 +93,20 @@ class AccessLog(Aggregate):
             happened_on=at.date(),
             pupil_id=pupil_id,
         )
+        return log
+
+    @classmethod
+    def at_head(cls, pupil_id: UUID, version: int, at: datetime) -> AccessLog:
+        """The pupil's existing log, positioned at its head `version`, without replaying it.
+
+        The log is append-only and holds no state but its id (derived from the pupil's) and
+        its version, so an append needs only the head version: reading every earlier access
+        record (and decrypting it) on each read would make reads slower the more a pupil is
+        read, and widen the window in which two readers race for the next version.
+        """
+        log = object.__new__(cls)
+        log.__base_init__(access_stream_id(pupil_id), version, at)
+        log.pupil_id = pupil_id
         return log
 
     def viewed(

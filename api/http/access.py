@@ -4,13 +4,17 @@ The stream's key alias is committed before the stream's first event (DESIGN: a k
 durable no later than the first event it seals). It cannot share that event's transaction:
 the key store resolves a stream's key on its own connection, which would not see an alias
 inserted in an open transaction. An alias without events is harmless: the next read opens
-the log. Two readers appending at once conflict on the stream's version; the loser re-reads
-and appends again.
+the log. An append needs only the stream's head version (`AccessLog.at_head`), never its
+earlier records, so its cost does not grow with the number of reads. Two readers appending
+at once conflict on the stream's version; the loser waits a short random time, reads the
+head again and appends again.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -23,7 +27,9 @@ from api.http.errors import ApiError
 from domain.access import AccessLog, access_stream_id
 from domain.values import Recorder
 
-_ATTEMPTS = 8
+_ATTEMPTS = 16
+_BACKOFF = 0.002  # seconds; doubled per lost race, with jitter, capped below
+_BACKOFF_CAP = 0.1
 
 
 def record_views(
@@ -36,7 +42,9 @@ def record_views(
     """Append one `RecordsViewed` to each pupil's access stream, in one transaction."""
     if not pupil_ids:
         return
-    for _ in range(_ATTEMPTS):
+    for attempt in range(_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF * 2**attempt)))
         now = records.clock()
         logs = []
         for pupil_id in pupil_ids:
@@ -60,9 +68,9 @@ def record_views(
 
 def _access_log(records: PupilRecords, pupil_id: UUID, viewer: Recorder) -> AccessLog:
     stream = access_stream_id(pupil_id)
-    if records.recorder.select_events(stream, desc=True, limit=1):
-        log: AccessLog = records.repository.get(stream)
-        return log
+    head = records.recorder.select_events(stream, desc=True, limit=1)
+    if head:
+        return AccessLog.at_head(pupil_id, head[0].originator_version, records.clock())
     _ensure_alias(records, stream, pupil_id)
     return AccessLog.open(pupil_id, viewer, records.clock())
 
