@@ -4,7 +4,9 @@ Rendered from the JSON bundle alone, so anyone holding the bundle can render it 
 check it says the same thing. Date order (when it happened, then when it was recorded); an
 index; numbered entries and printed page numbers; each entry with its sequence number and
 digest (leaf hash), both dates, who recorded it; corrections shown beside what they
-correct; redactions marked with their reason; a first page that says how to verify.
+correct; redactions marked with their reason; a first page that says how to verify. A
+subject-access export adds the request, the entries marked for third-party review (beside
+each entry, and listed up front) and the pupil's access log.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def render_bundle_html(bundle: dict[str, Any], digest: str) -> str:
     for event in bundle["events"]:
         if event["type"] == "EntryCorrected" and "payload" in event:
             corrections.setdefault(event["payload"]["corrects_seq"], []).append(event)
+    subject_access = bundle.get("subject_access") or {}
+    review = {mark["seq"]: mark for mark in subject_access.get("third_party_review", [])}
+    access_log = bundle.get("access_log") or {}
     return env.get_template("bundle.html").render(
         bundle=bundle,
         digest=digest,
@@ -37,6 +42,10 @@ def render_bundle_html(bundle: dict[str, Any], digest: str) -> str:
         corrections=corrections,
         details=_details,
         title=_title(bundle),
+        subject_access=subject_access,
+        review=review,
+        access_events=[e for e in access_log.get("events", []) if "payload" in e],
+        has_access_log="events" in access_log,
     )
 
 

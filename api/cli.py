@@ -319,8 +319,10 @@ def ledger_verify() -> None:
 @app.command()
 def export(
     pupil: Annotated[str, typer.Argument(help="Pupil id (UUID) or UPN.")],
-    purpose: Annotated[str, typer.Option(help="Why: e.g. send_tribunal_appeal, or free text.")],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the JSON bundle.")],
+    purpose: Annotated[
+        str, typer.Option(help="Why: e.g. send_tribunal_appeal, or free text.")
+    ] = "",
     redact: Annotated[
         list[str] | None, typer.Option(help="SEQ=REASON: withhold an entry (repeatable).")
     ] = None,
@@ -332,17 +334,43 @@ def export(
         "not stated"
     ),
     by: Annotated[str, typer.Option(help="Staff id of the person exporting.")] = "",
+    subject_access: Annotated[
+        bool,
+        typer.Option(
+            "--subject-access",
+            help="Answer a subject access request: adds the access log and marks "
+            "third-party information for review (docs/operations.md).",
+        ),
+    ] = False,
+    request: Annotated[
+        int | None,
+        typer.Option(help="With --subject-access: the request's entry (default: the latest)."),
+    ] = None,
 ) -> None:
     """Export a pupil's verifiable history; the export is recorded on the pupil."""
     from api.bundle_html import render_bundle_html
-    from api.export import Disclosure, export_pupil
+    from api.export import Disclosure, export_pupil, export_subject_access
 
+    if not subject_access and not purpose.strip():
+        raise typer.BadParameter("give --purpose (or --subject-access)")
     redactions = _parse_redactions(redact or [])
-    made_by = Recorder(by or f"cli:{getpass.getuser()}", Role.TRIBUNAL)
+    role = Role.DPO if subject_access else Role.TRIBUNAL
+    made_by = Recorder(by or f"cli:{getpass.getuser()}", role)
     disclosure = Disclosure(recipient, purpose, legal_basis, made_by)
     with ledger() as (app_, log):
         pupil_id = resolve_pupil(app_, pupil)
-        result = export_pupil(app_, log, pupil_id, disclosure, redactions)
+        if subject_access:
+            result = export_subject_access(
+                app_,
+                log,
+                pupil_id,
+                made_by,
+                request_seq=request,
+                recipient=None if recipient == "tribunal team" else recipient,
+                redactions=redactions,
+            )
+        else:
+            result = export_pupil(app_, log, pupil_id, disclosure, redactions)
     _write_atomically(out_file, json.dumps(result.bundle, indent=1, ensure_ascii=False))
     if html is not None:
         _write_atomically(html, render_bundle_html(result.bundle, result.digest))
@@ -374,10 +402,15 @@ def verify(
         err.print(f"[red]INVALID[/red] {file}: {verdict.failure}", highlight=False)
         raise typer.Exit(1)
     anchored = "the given public key" if public_key else "the public key inside the bundle"
+    access = (
+        ""
+        if verdict.access_log_entries is None
+        else f" and {verdict.access_log_entries} access-log entries"
+    )
     out.print(
-        f"VALID: pupil {verdict.pupil}, {verdict.events} entries ({verdict.redacted} withheld), "
-        f"included in the signed log of size {verdict.checkpoint_size}; signature checked "
-        f"against {anchored}.",
+        f"VALID: pupil {verdict.pupil}, {verdict.events} entries ({verdict.redacted} withheld)"
+        f"{access}, included in the signed log of size {verdict.checkpoint_size}; signature "
+        f"checked against {anchored}.",
         highlight=False,
     )
     if not public_key:

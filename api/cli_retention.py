@@ -15,7 +15,9 @@ from api.retention import Retention
 from api.settings import load_settings
 from domain.values import Recorder, Role
 
-retention_app = typer.Typer(no_args_is_help=True, help="Retention, legal holds and purges.")
+retention_app = typer.Typer(
+    no_args_is_help=True, help="Retention, legal holds, purges and data-protection requests."
+)
 out = Console(soft_wrap=True)
 
 By = Annotated[str, typer.Option("--by", help="Your staff id (recorded).")]
@@ -100,6 +102,85 @@ def approve_purge(pupil: str, by: By, role: AsRole = Role.DPO) -> None:
         "Signed purge record appended to the purge journal.",
         highlight=False,
     )
+
+
+@retention_app.command("sar-request")
+def sar_request(
+    pupil: str,
+    reference: Annotated[str, typer.Option(help="The trust's case reference, e.g. SAR-2026-014.")],
+    requester: Annotated[
+        str, typer.Option(help="pupil, parent, carer, legal_representative or other.")
+    ],
+    by: By,
+    received: Annotated[
+        str | None, typer.Option(help="Day the request was received (YYYY-MM-DD); default today.")
+    ] = None,
+    role: AsRole = Role.DPO,
+) -> None:
+    """Record a subject access request: its one-month response deadline is tracked."""
+    with retention() as (records, dpo):
+        pupil_id = _pupil(records, pupil)
+        day = _day(received) or records.clock().date()
+        due = dpo.request_subject_access(pupil_id, Recorder(by, role), reference, requester, day)
+    out.print(
+        f"Subject access request {reference} recorded on pupil {pupil_id}; response due by "
+        f"{due}. Answer it with `chronicle export {pupil_id} --subject-access --out FILE`.",
+        highlight=False,
+    )
+
+
+@retention_app.command("correct")
+def correct(
+    pupil: str,
+    entry: Annotated[int, typer.Option(min=1, help="The entry that is wrong (its number).")],
+    what_was_wrong: Annotated[str, typer.Option(help="What was wrong (recorded).")],
+    correction: Annotated[str, typer.Option(help="What is right (recorded).")],
+    reason: Annotated[str, typer.Option(help="Why it is corrected, e.g. the request.")],
+    by: By,
+    role: AsRole = Role.DPO,
+) -> None:
+    """Rectification: record a correction beside an entry (the entry itself stays)."""
+    with retention() as (records, dpo):
+        pupil_id = _pupil(records, pupil)
+        seq = dpo.correct(pupil_id, Recorder(by, role), entry, what_was_wrong, correction, reason)
+    out.print(f"Entry {seq} of pupil {pupil_id} corrects entry {entry}.", highlight=False)
+
+
+@retention_app.command("refuse-erasure")
+def refuse_erasure(
+    pupil: str,
+    entry: Annotated[int, typer.Option(min=1, help="The entry asked to be erased.")],
+    reference: Annotated[str, typer.Option(help="The trust's case reference.")],
+    requester: Annotated[
+        str, typer.Option(help="pupil, parent, carer, legal_representative or other.")
+    ],
+    reason: Annotated[str, typer.Option(help="Why the trust must keep the entry.")],
+    legal_basis: Annotated[str, typer.Option(help="The legal basis for keeping it.")],
+    by: By,
+    role: AsRole = Role.DPO,
+) -> None:
+    """Record that a request to erase an entry was refused, with the reason and legal basis."""
+    with retention() as (records, dpo):
+        pupil_id = _pupil(records, pupil)
+        seq = dpo.refuse_erasure(
+            pupil_id, Recorder(by, role), entry, reference, requester, reason, legal_basis
+        )
+    out.print(
+        f"Entry {seq} of pupil {pupil_id} records that erasing entry {entry} was refused; "
+        "the entry is kept.",
+        highlight=False,
+    )
+
+
+def _day(text: str | None) -> Any:
+    from datetime import date as date_type
+
+    if text is None:
+        return None
+    try:
+        return date_type.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date: use YYYY-MM-DD") from None
 
 
 @retention_app.command("reapply-purges")

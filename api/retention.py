@@ -24,10 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 from sqlalchemy import (
     Column,
     DateTime,
@@ -42,20 +44,25 @@ from sqlalchemy import (
     select,
 )
 
-from api.application import PupilRecords
+from api.application import ConflictingUpdate, PupilRecords
 from crypto.chain import checkpoint_signature_valid
+from crypto.errors import KeyShredded
 from crypto.jcs import canonical_json
 from crypto.mapper import event_type
 from crypto.signing import public_key_hex
-from domain.errors import DomainError, PupilPurged
-from domain.pupil import Pupil
+from domain.errors import DomainError, PupilPurged, UnknownPupil
+from domain.events import RecordsPurged
+from domain.pupil.governance import purge_tombstone
 from domain.values import Recorder, Role
 from projections.journal import append_record, read_records
 from projections.ledger import Ledger
+from projections.retention_schedule import RetentionReader, RetentionSchedule
+from projections.runner import ProjectionRunner
 
 PROPOSERS = frozenset({Role.DPO})
 APPROVERS = frozenset({Role.DPO, Role.TRUST_ADMIN})
 PURGE_FORMAT = "chronicle-purge/1"
+_PURGED_TOPIC = get_topic(RecordsPurged)
 
 metadata = MetaData()
 proposals = Table(
@@ -113,6 +120,16 @@ class PurgeRecord:
         return checkpoint_signature_valid(self.public_key, self.record, self.signature)
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What a purge is decided on (see `Retention._facts`)."""
+
+    pupil_id: UUID
+    head_version: int
+    holds: dict[UUID, date]
+    due: date
+
+
 class Retention:
     """The DPO's operations on one installation."""
 
@@ -128,6 +145,8 @@ class Retention:
         self._key = signing_key
         self._after_purge = after_purge
         metadata.create_all(records.datastore.engine, checkfirst=True)
+        # Holds come from the retention schedule, brought up to date before each check.
+        self._schedule = ProjectionRunner(records, [RetentionSchedule(records.policy)])
 
     # ----- legal holds ------------------------------------------------------------------
 
@@ -164,6 +183,76 @@ class Retention:
         self._audit("release", pupil_id, by, "done", f"{len(lifted)} hold(s) lifted")
         return lifted
 
+    # ----- data-protection requests ----------------------------------------------------
+
+    def request_subject_access(
+        self, pupil_id: UUID, by: Recorder, reference: str, relationship: str, received: date
+    ) -> date:
+        """Record a subject access request; returns the day the response is due."""
+        pupil = self.records.get_pupil(pupil_id)
+        due = pupil.request_subject_access(
+            request_reference=reference,
+            requester_relationship=relationship,
+            recorded_by=by,
+            happened_on=received,
+            recorded_at=self.records.clock(),
+        )
+        self.records.save(pupil)
+        self._audit("subject_access", pupil_id, by, "done", f"entry {pupil.version}; due {due}")
+        return due
+
+    def correct(
+        self,
+        pupil_id: UUID,
+        by: Recorder,
+        entry: int,
+        what_was_wrong: str,
+        correction: str,
+        reason: str,
+    ) -> int:
+        """Rectification: record `EntryCorrected` beside entry `entry`; returns its seq."""
+        pupil = self.records.get_pupil(pupil_id)
+        now = self.records.clock()
+        pupil.correct_entry(
+            corrects_seq=entry,
+            what_was_wrong=what_was_wrong,
+            correction=correction,
+            reason=reason,
+            recorded_by=by,
+            happened_on=now.date(),
+            recorded_at=now,
+        )
+        self.records.save(pupil)
+        self._audit("correct", pupil_id, by, "done", f"entry {pupil.version} corrects {entry}")
+        return pupil.version
+
+    def refuse_erasure(
+        self,
+        pupil_id: UUID,
+        by: Recorder,
+        entry: int,
+        reference: str,
+        relationship: str,
+        reason: str,
+        legal_basis: str,
+    ) -> int:
+        """Record that erasing entry `entry` was refused (the entry stays); returns the seq."""
+        pupil = self.records.get_pupil(pupil_id)
+        now = self.records.clock()
+        pupil.refuse_erasure(
+            entry_seq=entry,
+            request_reference=reference,
+            requester_relationship=relationship,
+            reason=reason,
+            legal_basis=legal_basis,
+            recorded_by=by,
+            happened_on=now.date(),
+            recorded_at=now,
+        )
+        self.records.save(pupil)
+        self._audit("refuse_erasure", pupil_id, by, "done", f"entry {entry} kept")
+        return pupil.version
+
     # ----- the two-person purge ---------------------------------------------------------
 
     def propose(self, pupil_id: UUID, by: Recorder, override: str | None = None) -> date:
@@ -175,8 +264,7 @@ class Retention:
             by,
             f"only a data-protection officer may propose a purge, not {by.role}",
         )
-        pupil = self._live_pupil("propose", pupil_id, by)
-        due = self._check_purgeable("propose", pupil, by, override)
+        due = self._check_purgeable("propose", self._facts("propose", pupil_id, by), by, override)
         with self.records.datastore.transaction(True) as session:
             session.execute(delete(proposals).where(proposals.c.pupil_id == pupil_id))
             session.execute(
@@ -222,19 +310,22 @@ class Retention:
             by,
             "the person who proposed a purge cannot approve it: a second person must",
         )
-        pupil = self._live_pupil("approve", pupil_id, by)
-        self._check_purgeable("approve", pupil, by, override)
-        record = self._execute(pupil, proposer, by, override)
+        facts = self._facts("approve", pupil_id, by)
+        self._check_purgeable("approve", facts, by, override)
+        record = self._execute(facts, proposer, by, override)
         self._audit(
             "approve", pupil_id, by, "done", f"purged; head entry {record.record['head_seq']}"
         )
         return record
 
     def _execute(
-        self, pupil: Pupil, proposer: str, by: Recorder, override: str | None
+        self, facts: _Facts, proposer: str, by: Recorder, override: str | None
     ) -> PurgeRecord:
         now = self.records.clock()
-        pupil.record_purge(
+        tombstone = purge_tombstone(
+            pupil_id=facts.pupil_id,
+            head_version=facts.head_version,
+            holds_in_force=facts.holds,
             proposed_by=proposer,
             approved_by=by.staff_id,
             reason="early purge (override recorded)" if override else "end of retention",
@@ -242,8 +333,17 @@ class Retention:
             happened_on=now.date(),
             recorded_at=now,
         )
-        self.records.save(pupil)
-        return self._seal(pupil.id, proposer, by.staff_id, now)
+        try:
+            self.records.save(tombstone)
+        except (IntegrityError, ConflictingUpdate):
+            self._refuse(
+                "approve",
+                facts.pupil_id,
+                by,
+                "the record changed while the purge was being approved (an entry was added): "
+                "nothing was purged; check the record and approve again",
+            )
+        return self._seal(facts.pupil_id, proposer, by.staff_id, now)
 
     def seal_recorded_purge(self, pupil_id: UUID) -> PurgeRecord:
         """Finish a purge whose tombstone is already recorded (one imported from a former
@@ -321,6 +421,10 @@ class Retention:
             rows = session.execute(select(purges.c.record).order_by(purges.c.purged_at)).scalars()
             return [_record(json.loads(r)) for r in rows]
 
+    def audit(self, action: str, pupil_id: UUID, by: Recorder, outcome: str, detail: str) -> None:
+        """One line in `retention_audit` (no personal data in `detail`)."""
+        self._audit(action, pupil_id, by, outcome, detail)
+
     def audit_entries(self, pupil_id: UUID | None = None) -> list[dict[str, Any]]:
         query = select(audit_log).order_by(audit_log.c.id)
         if pupil_id is not None:
@@ -330,35 +434,49 @@ class Retention:
 
     # ----- internals --------------------------------------------------------------------
 
-    def _live_pupil(self, action: str, pupil_id: UUID, by: Recorder) -> Pupil:
+    def _facts(self, action: str, pupil_id: UUID, by: Recorder) -> _Facts:
+        """What the purge rules need, read in time independent of the record's length: the
+        head entry (clear metadata, one indexed row), the legal holds in force (the retention
+        schedule, caught up first, so it has applied every entry up to that head) and the
+        date of birth (entry 1, the only entry decrypted)."""
+        head = self.records.recorder.select_events(pupil_id, desc=True, limit=1)
+        if not head:
+            raise UnknownPupil(pupil_id)
+        if head[0].topic == _PURGED_TOPIC:
+            tombstone = json.loads(self.records.sealing_mapper.committed(head[0]).payload)
+            self._refuse(action, pupil_id, by, str(PupilPurged(pupil_id, tombstone["happened_on"])))
+        self._schedule.catch_up()
+        entry = RetentionReader(self.records).entry(pupil_id)
+        holds = {} if entry is None else {h.hold_id: h.placed_on for h in entry.holds}
+        (first,) = self.records.recorder.select_events(pupil_id, lte=1)
         try:
-            return self.records.get_pupil(pupil_id)
-        except PupilPurged as e:
-            self._audit(action, pupil_id, by, "refused", str(e))
-            raise RetentionRefused(f"{e}") from None
+            registered = json.loads(self.records.sealing_mapper.committed(first).payload)
+        except KeyShredded as e:
+            self._refuse(action, pupil_id, by, str(PupilPurged(pupil_id, e.shredded_at.date())))
+        due = self.records.policy.retention_due(date.fromisoformat(registered["date_of_birth"]))
+        return _Facts(pupil_id, head[0].originator_version, holds, due)
 
     def _check_purgeable(
-        self, action: str, pupil: Pupil, by: Recorder, override: str | None
+        self, action: str, facts: _Facts, by: Recorder, override: str | None
     ) -> date:
-        if pupil.holds:
-            placed = min(pupil.holds.values())
+        if facts.holds:
+            placed = min(facts.holds.values())
             self._refuse(
                 action,
-                pupil.id,
+                facts.pupil_id,
                 by,
                 f"a legal hold has been in force since {placed}: lift it before purging",
             )
-        due = self.records.policy.retention_due(pupil.date_of_birth)
         today = self.records.clock().date()
-        if due > today and not (override and override.strip()):
+        if facts.due > today and not (override and override.strip()):
             self._refuse(
                 action,
-                pupil.id,
+                facts.pupil_id,
                 by,
-                f"the records are not due for purging until {due}; to purge earlier, "
+                f"the records are not due for purging until {facts.due}; to purge earlier, "
                 "give --override with the reason (it is recorded)",
             )
-        return due
+        return facts.due
 
     def _proposal(self, pupil_id: UUID) -> tuple[str, str | None] | None:
         with self.records.datastore.transaction(False) as session:
@@ -375,7 +493,7 @@ class Retention:
         if not ok:
             self._refuse(action, pupil_id, by, message)
 
-    def _refuse(self, action: str, pupil_id: UUID, by: Recorder, message: str) -> None:
+    def _refuse(self, action: str, pupil_id: UUID, by: Recorder, message: str) -> NoReturn:
         self._audit(action, pupil_id, by, "refused", message)
         raise RetentionRefused(message)
 

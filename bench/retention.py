@@ -18,7 +18,7 @@ from api.retention import Retention
 from bench.stores import RING, temporary_stores
 from domain.values import Recorder, Role
 from projections.catalogue import build_projections
-from projections.retention_schedule import RetentionReader
+from projections.retention_schedule import RetentionReader, RetentionSchedule
 from projections.runner import ProjectionRunner
 from tests.factories import a_pupil, add_concern
 
@@ -43,9 +43,9 @@ def _purge_time(url: str, journal: Path, entries: int) -> float:
         dpo.ledger.integrate()
         runner.catch_up()
         dpo.propose(pupil.id, Recorder("dpo-1", Role.DPO))
-        start = time.perf_counter()
+        begin = time.perf_counter()
         dpo.approve(pupil.id, Recorder("dpo-2", Role.DPO))
-        return time.perf_counter() - start
+        return time.perf_counter() - begin
     finally:
         records.close()
 
@@ -54,6 +54,7 @@ def _due_list(url: str, pupils: int) -> dict[str, Any]:
     records = PupilRecords(database_url=url, ring=RING, clock=lambda: LATER)
     try:
         batch = []
+        begin = time.perf_counter()
         for _ in range(pupils):
             batch.append(a_pupil("Due", "Bench", pupil_id=uuid4(), concerns=0))
             if len(batch) == 500:
@@ -61,14 +62,25 @@ def _due_list(url: str, pupils: int) -> dict[str, Any]:
                 batch = []
         if batch:
             records.save(*batch)
-        ProjectionRunner(records, build_projections(records.policy)).catch_up()
+        written = time.perf_counter() - begin
+        # Only the read model the due list reads: the retention schedule, built by its own
+        # projection from the stored (encrypted) registrations, as in production.
+        begin = time.perf_counter()
+        ProjectionRunner(records, [RetentionSchedule(records.policy)]).catch_up()
+        projected = time.perf_counter() - begin
         reader = RetentionReader(records)
         timings = []
         for _ in range(5):
             start = time.perf_counter()
             due = reader.due(date(2045, 6, 1))
             timings.append(time.perf_counter() - start)
-        return {"pupils": pupils, "due": len(due), "best_s": round(min(timings), 3)}
+        return {
+            "pupils": pupils,
+            "due": len(due),
+            "best_s": round(min(timings), 3),
+            "write_s": round(written, 1),
+            "project_s": round(projected, 1),
+        }
     finally:
         records.close()
 
@@ -97,6 +109,8 @@ def render(result: dict[str, Any]) -> str:
         d = r["due_list"]
         lines.append(f"{store}: purge of one pupil — {purges}")
         lines.append(
-            f"{store}: due list over {d['pupils']:,} pupils ({d['due']:,} due): {d['best_s']} s"
+            f"{store}: due list over {d['pupils']:,} pupils ({d['due']:,} due): {d['best_s']} s "
+            f"(registrations written in {d['write_s']} s, schedule projected in "
+            f"{d['project_s']} s)"
         )
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID, uuid5
 
 from crypto.chain import (
     GENESIS_PREV,
@@ -21,6 +22,9 @@ from crypto.jcs import CanonicalJSONError
 from crypto.merkle import verify_inclusion
 
 FORMAT = "chronicle-export/1"
+# The access stream of pupil P is uuid5(ACCESS_NAMESPACE, str(P)) (domain/access.py; fixed
+# for ever, written out in docs/verifiable-export.md so a verifier needs no code of ours).
+ACCESS_NAMESPACE = UUID("6f1d3c0e-6c1b-5a7e-9a51-2f0f6a3c9b10")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Verdict:
     events: int = 0
     redacted: int = 0
     checkpoint_size: int | None = None
+    access_log_entries: int | None = None  # None: the bundle has no access log
 
     @property
     def valid(self) -> bool:
@@ -62,40 +67,82 @@ def verify_bundle(bundle: Any, public_key: str | None = None) -> Verdict:
     except (CanonicalJSONError, ValueError, TypeError, KeyError) as e:
         failure = Failure("format", f"malformed field: {e}")
     events = bundle["events"]
+    access = bundle.get("access_log")
     return Verdict(
         failure=failure,
         pupil=pupil,
         events=len(events),
         redacted=sum(1 for e in events if isinstance(e, dict) and e.get("redacted")),
         checkpoint_size=bundle["checkpoint"].get("size"),
+        access_log_entries=len(access["events"]) if isinstance(access, dict) else None,
     )
 
 
 def _verify(bundle: dict[str, Any], public_key: str | None) -> Failure | None:
-    pupil: str = bundle["pupil"]
+    failure = _verify_chain(bundle["pupil"], bundle["events"], bundle["head"], "")
+    if failure is not None:
+        return failure
+    failure = _verify_anchor(bundle, bundle["head"], public_key)
+    if failure is not None or "access_log" not in bundle:
+        return failure
+    return _verify_access_log(bundle, bundle["access_log"])
+
+
+def _verify_access_log(bundle: dict[str, Any], log: Any) -> Failure | None:
+    """The optional access log (subject-access exports): the pupil's access stream, chained
+    from its entry 1 and included in the same signed checkpoint."""
+    if not isinstance(log, dict) or not isinstance(log.get("events"), list):
+        return Failure("access log", "access_log must be an object with an events list")
+    if log.get("stream") != str(uuid5(ACCESS_NAMESPACE, bundle["pupil"])):
+        return Failure("access log", "stream is not this pupil's access stream")
+    if not log["events"]:
+        return None if log.get("head") is None else Failure("access log", "head without events")
+    if not all(isinstance(e, dict) for e in log["events"]):
+        return Failure("access log", "every access-log event must be a JSON object")
+    failure = _verify_chain(log["stream"], log["events"], log["head"], "access log ")
+    if failure is not None:
+        return failure
+    head = log["head"]
+    included = verify_inclusion(
+        bytes.fromhex(head["leaf_hash"]),
+        head["log_index"],
+        bundle["checkpoint"]["size"],
+        [bytes.fromhex(h) for h in log["inclusion_proof"]],
+        bytes.fromhex(bundle["checkpoint"]["root"]),
+    )
+    if not included:
+        return Failure("access log inclusion", "head is not in the checkpointed log at log_index")
+    return None
+
+
+def _verify_chain(
+    pupil: str, events: list[dict[str, Any]], head: Any, prefix: str
+) -> Failure | None:
+    """Steps 2 to 5 over one stream's events: sequence, commitments, chain and head."""
     prev = GENESIS_PREV
-    for position, event in enumerate(bundle["events"], start=1):
+    for position, event in enumerate(events, start=1):
         seq = event.get("seq")
         if seq != position:
-            return Failure("sequence", f"expected event {position}, found {seq!r}", position)
+            return Failure(
+                f"{prefix}sequence", f"expected event {position}, found {seq!r}", position
+            )
         if event.get("redacted") is True:
             commitment = event["commitment"]
             if not _is_hex(commitment, 32):
-                return Failure("commitment", "redacted entry has no valid commitment", seq)
+                return Failure(f"{prefix}commitment", "redacted entry has no valid commitment", seq)
             if not str(event.get("reason", "")).strip():
-                return Failure("redaction", "redacted entry gives no reason", seq)
+                return Failure(f"{prefix}redaction", "redacted entry gives no reason", seq)
         else:
             commitment = commitment_hex(bytes.fromhex(event["salt"]), event["payload"])
         leaf = chain_leaf(pupil, seq, event["type"], commitment, prev).hex()
         listed = event.get("leaf_hash")
         if listed is not None and listed != leaf:
             # Informative per-event digests let us name the first entry that differs.
-            return Failure("chain", "entry does not match its recorded digest", seq)
+            return Failure(f"{prefix}chain", "entry does not match its recorded digest", seq)
         prev = leaf
-    head = bundle["head"]
-    if not bundle["events"] or prev != head["leaf_hash"]:
-        return Failure("head", "the chain does not end at head.leaf_hash", len(bundle["events"]))
-    return _verify_anchor(bundle, head, public_key)
+    if not events or not isinstance(head, dict) or prev != head.get("leaf_hash"):
+        return Failure(f"{prefix}head", "the chain does not end at head.leaf_hash", len(events))
+    return None
 
 
 def _verify_anchor(

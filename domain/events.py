@@ -343,6 +343,27 @@ class RecordsDisclosed(PupilEvent):
     export_digest: str
 
 
+class SubjectAccessRequested(PupilEvent):
+    """A subject access request (UK GDPR art. 15) for the pupil's records was received on
+    `happened_on`; the response is due by `respond_by` (one calendar month later). The
+    requester is named by relationship only, the case by the trust's own reference."""
+
+    request_reference: str
+    requester_relationship: str
+    respond_by: date
+
+
+class ErasureRequestRefused(PupilEvent):
+    """A request to erase entry `entry_seq` was refused: the trust must keep it. The entry
+    stays; this records who asked (by relationship), why it is kept and the legal basis."""
+
+    entry_seq: int
+    request_reference: str
+    requester_relationship: str
+    reason: str
+    legal_basis: str
+
+
 class RecordsPurged(PupilEvent):
     """Tombstone: the pupil's records were destroyed at the end of retention.
 
@@ -385,5 +406,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     LegalHoldPlaced,
     LegalHoldLifted,
     RecordsDisclosed,
+    SubjectAccessRequested,
+    ErasureRequestRefused,
     RecordsPurged,
 )

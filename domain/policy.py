@@ -34,7 +34,8 @@ EntryKind = Literal[
     "AnnualReviewScheduled", "AnnualReviewHeld", "AnnualReviewReportSent", "EHCPlanAmended",
     "EHCPlanCeased", "SafeguardingCrossReferenced", "ParentalAgreementSigned",
     "ExamAccessArrangementGranted", "TransitionPlanned", "TransferredWithinTrust", "LeftTrust",
-    "EntryCorrected", "LegalHoldPlaced", "LegalHoldLifted", "RecordsDisclosed", "RecordsPurged",
+    "EntryCorrected", "LegalHoldPlaced", "LegalHoldLifted", "RecordsDisclosed",
+    "SubjectAccessRequested", "ErasureRequestRefused", "RecordsPurged",
 ]  # fmt: skip
 # What a register change must carry or find on the record (see docs/policies.md).
 Requirement = Literal[

@@ -207,21 +207,23 @@ class RetentionReader:
                 .where(condition)
                 .order_by(schedule.c.due_on, schedule.c.purged_on, schedule.c.pupil_id)
             ).all()
-            in_force = _holds_of(session, [r.pupil_id for r in rows])
+            in_force = _holds_of(session, condition) if rows else {}
         return [
             RetentionEntry(r.pupil_id, r.due_on, in_force.get(r.pupil_id, ()), r.purged_on)
             for r in rows
         ]
 
 
-def _holds_of(session: Session, pupil_ids: list[UUID]) -> dict[UUID, tuple[LegalHold, ...]]:
+def _holds_of(session: Session, condition: Any) -> dict[UUID, tuple[LegalHold, ...]]:
+    """The holds in force of the pupils `condition` selects, in one query (a join, not a
+    list of ids: the due list may name every pupil of a large trust)."""
     found: dict[UUID, list[LegalHold]] = {}
-    for chunk in chunks(pupil_ids, 500):
-        rows = session.execute(
-            select(holds)
-            .where(holds.c.pupil_id.in_(chunk))
-            .order_by(holds.c.placed_on, holds.c.hold_id)
-        )
-        for pupil_id, hold_id, placed_on in rows:
-            found.setdefault(pupil_id, []).append(LegalHold(hold_id, placed_on))
+    chosen = select(schedule.c.pupil_id).where(condition)
+    rows = session.execute(
+        select(holds)
+        .where(holds.c.pupil_id.in_(chosen))
+        .order_by(holds.c.pupil_id, holds.c.placed_on, holds.c.hold_id)
+    )
+    for pupil_id, hold_id, placed_on in rows:
+        found.setdefault(pupil_id, []).append(LegalHold(hold_id, placed_on))
     return {pupil: tuple(items) for pupil, items in found.items()}

@@ -384,6 +384,17 @@ def a_full_history(pupil_id: UUID | None = None, *, purged: bool = True) -> Pupi
         **on(step(1)),
     )
     pupil.lift_legal_hold(hold_id=hold, reason="Appeal withdrawn", **on(step(30), DPO))
+    pupil.request_subject_access(
+        request_reference="SAR-2026-014", requester_relationship="parent", **on(step(1), DPO)
+    )
+    pupil.refuse_erasure(
+        entry_seq=2,
+        request_reference="ER-2026-003",
+        requester_relationship="parent",
+        reason="Record of the graduated response; kept until the pupil is 25",
+        legal_basis="UK GDPR art. 17(3)(b)",
+        **on(step(1), DPO),
+    )
     if purged:
         purge(pupil, step(1))
     return pupil
@@ -602,6 +613,24 @@ def _step_disclose(p: Pupil, d: date, n: int, t: TrustPolicy) -> None:
         up_to_seq=up_to,
         redacted_seqs=(up_to,) if n & 4 else (),
         export_digest=DIGEST,
+        **on(d, DPO),
+    )
+
+
+def _step_subject_access(p: Pupil, d: date, n: int, t: TrustPolicy) -> None:
+    relationship = ("pupil", "parent", "carer", "legal_representative", "other")[n % 5]
+    p.request_subject_access(
+        request_reference=f"SAR-{n}", requester_relationship=relationship, **on(d, DPO)
+    )
+
+
+def _step_refuse_erasure(p: Pupil, d: date, n: int, t: TrustPolicy) -> None:
+    p.refuse_erasure(
+        entry_seq=1 + n % (p.version + 1),
+        request_reference=f"ER-{n}",
+        requester_relationship="parent",
+        reason="Statutory SEND record",
+        legal_basis="UK GDPR art. 17(3)(b)",
         **on(d, DPO),
     )
 

@@ -29,6 +29,7 @@ from domain.pupil import (
     plans,
     record,
     register,
+    rights,
     safeguarding,
 )
 from domain.pupil.agencies import AgencyCommands
@@ -40,6 +41,7 @@ from domain.pupil.movement import MovementCommands
 from domain.pupil.plans import PlanCommands
 from domain.pupil.record import RecordCommands
 from domain.pupil.register import RegisterCommands
+from domain.pupil.rights import RightsCommands
 from domain.pupil.safeguarding import SafeguardingCommands
 from domain.pupil.state import Mutators
 from domain.values import Recorder, validate_upn
@@ -58,6 +60,7 @@ class Pupil(
     AgreementCommands,
     MovementCommands,
     GovernanceCommands,
+    RightsCommands,
 ):
     """A pupil's SEND record."""
 
@@ -152,5 +155,6 @@ _MUTATORS: Mutators = {
     **agreements.MUTATORS,
     **movement.MUTATORS,
     **governance.MUTATORS,
+    **rights.MUTATORS,
 }
 assert set(_MUTATORS) == set(EVENT_TYPES), "every event type needs exactly one mutator"

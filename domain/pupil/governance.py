@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from domain.errors import InvalidEntry, LegalHoldInForce, NotAllowedByPolicy, UnknownEntry
@@ -193,6 +194,50 @@ class GovernanceCommands(PupilState):
 
     def _purged(self, event: RecordsPurged) -> None:
         self.purged = True
+
+
+def purge_tombstone(
+    *,
+    pupil_id: UUID,
+    head_version: int,
+    holds_in_force: Mapping[UUID, date],
+    proposed_by: str,
+    approved_by: str,
+    reason: str,
+    recorded_by: Recorder,
+    happened_on: date,
+    recorded_at: datetime,
+) -> RecordsPurged:
+    """The `RecordsPurged` tombstone for a pupil whose record ends at `head_version`, decided
+    on the same rules as `record_purge` from facts read without rebuilding the aggregate
+    (the legal holds in force, and the head entry, which must not be a tombstone already:
+    the caller checks that). Saved at `head_version + 1`, so an entry recorded since the
+    facts were read (a new hold) makes the save conflict and nothing is purged."""
+    if head_version < 1:
+        raise InvalidEntry("a purge needs a record to purge")
+    if proposed_by == approved_by:
+        raise InvalidEntry("a purge needs two different people: proposer and approver")
+    if holds_in_force:
+        since = min(holds_in_force.values())
+        raise LegalHoldInForce(
+            f"{len(holds_in_force)} legal hold(s) in force since {since}: the records cannot "
+            "be purged until every hold is lifted"
+        )
+    if happened_on > recorded_at.date():
+        raise InvalidEntry(f"the purge cannot happen on {happened_on}, after it is recorded")
+    # The library makes each event class a dataclass at run time; mypy sees only the base.
+    make: Any = RecordsPurged
+    tombstone: RecordsPurged = make(
+        originator_id=pupil_id,
+        originator_version=head_version + 1,
+        timestamp=recorded_at,
+        recorded_by=recorded_by,
+        happened_on=happened_on,
+        proposed_by=proposed_by,
+        approved_by=approved_by,
+        reason=reason,
+    )
+    return tombstone
 
 
 def _disclosed(state: PupilState, event: RecordsDisclosed) -> None:

@@ -15,12 +15,14 @@ from uuid import UUID
 from domain.errors import PupilLeftTrust, PupilPurged
 from domain.events import (
     EntryCorrected,
+    ErasureRequestRefused,
     LeftTrust,
     LegalHoldLifted,
     LegalHoldPlaced,
     PupilEvent,
     RecordsDisclosed,
     RecordsPurged,
+    SubjectAccessRequested,
 )
 from domain.pupil.checks import check_happened_on
 from domain.values import (
@@ -40,7 +42,16 @@ Mutators = dict[type[Any], Mutator]
 # Once a pupil has left, the record is kept, corrected, held, disclosed and purged; no new
 # provision is recorded against it.
 AFTER_LEAVING: frozenset[type[PupilEvent]] = frozenset(
-    {EntryCorrected, LeftTrust, LegalHoldPlaced, LegalHoldLifted, RecordsDisclosed, RecordsPurged}
+    {
+        EntryCorrected,
+        LeftTrust,
+        LegalHoldPlaced,
+        LegalHoldLifted,
+        RecordsDisclosed,
+        SubjectAccessRequested,
+        ErasureRequestRefused,
+        RecordsPurged,
+    }
 )
 
 
