@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.application import PupilRecords
-from api.http import commands, errors, ledger, pupils
+from api.http import commands, errors, exports, ledger, pupils, reads, retention
 from api.http.idempotency import IdempotencyStore
 from api.http.service import Service
 from api.users import Users
@@ -63,4 +63,7 @@ def create_app(
     app.include_router(pupils.router)
     app.include_router(commands.router)
     app.include_router(ledger.router)
+    app.include_router(reads.router)
+    app.include_router(exports.router)
+    app.include_router(retention.router)
     return app

@@ -22,11 +22,37 @@ from pydantic import BaseModel
 
 from api.http.auth import BasedOn, Caller, IdempotencyKey, Permitted, ServiceDep
 from api.http.errors import ApiError, responses
-from api.http.models import ChangeRegisterStatus, RaiseConcern, RegisterPupil, Written
+from api.http.models import (
+    AgreePlan,
+    AmendEhcPlan,
+    CeaseEhcPlan,
+    ChangeRegisterStatus,
+    CorrectEntry,
+    CrossReferenceSafeguarding,
+    GrantExamAccess,
+    HoldAnnualReview,
+    InvolveAgency,
+    IssueEhcPlan,
+    LeaveTrust,
+    PlanTransition,
+    RaiseConcern,
+    ReceiveAdvice,
+    RecordLaInformationRequest,
+    RecordNeed,
+    RegisterPupil,
+    RequestEhcNeedsAssessment,
+    ReviewPlan,
+    ScheduleAnnualReview,
+    SendAnnualReviewReport,
+    SignParentalAgreement,
+    TransferWithinTrust,
+    WithdrawNeed,
+    Written,
+)
 from api.http.writes import WriteRequest, run
 from domain.policy import TrustPolicy
 from domain.pupil import Pupil
-from domain.values import Recorder
+from domain.values import Recorder, SmartOutcome, TargetReview
 
 router = APIRouter(prefix="/pupils", tags=["entries"])
 _WRITE_ERRORS = responses(400, 401, 403, 404, 409, 410, 422, 428)
@@ -92,6 +118,209 @@ def _change_register_status(pupil: Pupil, body: ChangeRegisterStatus, ctx: Conte
     )
 
 
+def _record_need(pupil: Pupil, body: RecordNeed, ctx: Context) -> None:
+    pupil.record_need(
+        need=body.need, primary=body.primary, notes=body.notes, **ctx.on(body.happened_on)
+    )
+
+
+def _withdraw_need(pupil: Pupil, body: WithdrawNeed, ctx: Context) -> None:
+    pupil.withdraw_need(need=body.need, reason=body.reason, **ctx.on(body.happened_on))
+
+
+def _correct_entry(pupil: Pupil, body: CorrectEntry, ctx: Context) -> None:
+    pupil.correct_entry(
+        corrects_seq=body.corrects_seq,
+        what_was_wrong=body.what_was_wrong,
+        correction=body.correction,
+        reason=body.reason,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _agree_plan(pupil: Pupil, body: AgreePlan, ctx: Context) -> None:
+    pupil.agree_plan(
+        policy=ctx.policy,
+        kind=body.kind,
+        outcomes=[SmartOutcome(o.target, o.measure, o.by_when) for o in body.outcomes],
+        provision=body.provision,
+        review_on=body.review_on,
+        agreed_by=body.agreed_by,
+        la_informed_on=body.la_informed_on,
+        plan_id=body.plan_id,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _review_plan(pupil: Pupil, body: ReviewPlan, ctx: Context) -> None:
+    pupil.review_plan(
+        plan_id=body.plan_id,
+        outcomes=[TargetReview(o.target, o.outcome) for o in body.outcomes],
+        pupil_voice=body.pupil_voice,
+        parent_voice=body.parent_voice,
+        next_steps=body.next_steps,
+        next_review_on=body.next_review_on,
+        closes_plan=body.closes_plan,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _involve_agency(pupil: Pupil, body: InvolveAgency, ctx: Context) -> None:
+    pupil.involve_agency(
+        agency=body.agency,
+        service=body.service,
+        professional=body.professional,
+        reason=body.reason,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _receive_advice(pupil: Pupil, body: ReceiveAdvice, ctx: Context) -> None:
+    pupil.receive_advice(
+        agency=body.agency,
+        service=body.service,
+        professional=body.professional,
+        summary=body.summary,
+        recommendations=body.recommendations,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _request_assessment(pupil: Pupil, body: RequestEhcNeedsAssessment, ctx: Context) -> None:
+    pupil.request_ehc_needs_assessment(
+        policy=ctx.policy,
+        local_authority=body.local_authority,
+        requested_by=body.requested_by,
+        reason=body.reason,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _la_information(pupil: Pupil, body: RecordLaInformationRequest, ctx: Context) -> None:
+    pupil.record_la_information_request(
+        policy=ctx.policy,
+        local_authority=body.local_authority,
+        information_requested=body.information_requested,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _issue_ehc_plan(pupil: Pupil, body: IssueEhcPlan, ctx: Context) -> None:
+    pupil.issue_ehc_plan(
+        policy=ctx.policy,
+        local_authority=body.local_authority,
+        plan_reference=body.plan_reference,
+        named_setting=body.named_setting,
+        transferred_from=body.transferred_from,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _schedule_annual_review(pupil: Pupil, body: ScheduleAnnualReview, ctx: Context) -> None:
+    pupil.schedule_annual_review(
+        policy=ctx.policy,
+        meeting_on=body.meeting_on,
+        invitees=body.invitees,
+        notice_given_on=body.notice_given_on,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _hold_annual_review(pupil: Pupil, body: HoldAnnualReview, ctx: Context) -> None:
+    pupil.hold_annual_review(
+        policy=ctx.policy,
+        attendees=body.attendees,
+        papers_circulated_on=body.papers_circulated_on,
+        pupil_voice=body.pupil_voice,
+        parent_voice=body.parent_voice,
+        recommendation=body.recommendation,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _send_report(pupil: Pupil, body: SendAnnualReviewReport, ctx: Context) -> None:
+    pupil.send_annual_review_report(
+        sent_to=body.sent_to, summary=body.summary, **ctx.on(body.happened_on)
+    )
+
+
+def _amend_ehc_plan(pupil: Pupil, body: AmendEhcPlan, ctx: Context) -> None:
+    pupil.amend_ehc_plan(
+        local_authority=body.local_authority,
+        changes=body.changes,
+        reason=body.reason,
+        phase_transfer=body.phase_transfer,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _cease_ehc_plan(pupil: Pupil, body: CeaseEhcPlan, ctx: Context) -> None:
+    pupil.cease_ehc_plan(
+        local_authority=body.local_authority, reason=body.reason, **ctx.on(body.happened_on)
+    )
+
+
+def _cross_reference(pupil: Pupil, body: CrossReferenceSafeguarding, ctx: Context) -> None:
+    pupil.cross_reference_safeguarding(
+        policy=ctx.policy,
+        cpoms_log_id=body.cpoms_log_id,
+        note=body.note,
+        dsl_decision=body.dsl_decision,
+        decided_by=body.decided_by,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _sign_agreement(pupil: Pupil, body: SignParentalAgreement, ctx: Context) -> None:
+    pupil.sign_parental_agreement(
+        policy=ctx.policy,
+        agreement=body.agreement,
+        signed_by=body.signed_by,
+        relationship=body.relationship,
+        valid_until=body.valid_until,
+        notes=body.notes,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _grant_exam_access(pupil: Pupil, body: GrantExamAccess, ctx: Context) -> None:
+    pupil.grant_exam_access(
+        policy=ctx.policy,
+        arrangements=body.arrangements,
+        for_assessments=body.for_assessments,
+        evidence=body.evidence,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _plan_transition(pupil: Pupil, body: PlanTransition, ctx: Context) -> None:
+    pupil.plan_transition(
+        policy=ctx.policy,
+        transition=body.transition,
+        to_setting=body.to_setting,
+        planned_for=body.planned_for,
+        information_shared=body.information_shared,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _transfer(pupil: Pupil, body: TransferWithinTrust, ctx: Context) -> None:
+    pupil.transfer_within_trust(
+        to_academy=body.to_academy, reason=body.reason, **ctx.on(body.happened_on)
+    )
+
+
+def _leave_trust(pupil: Pupil, body: LeaveTrust, ctx: Context) -> None:
+    pupil.leave_trust(
+        policy=ctx.policy,
+        destination=body.destination,
+        records_sent_on=body.records_sent_on,
+        receipt_acknowledged_on=body.receipt_acknowledged_on,
+        receipt_acknowledged_by=body.receipt_acknowledged_by,
+        **ctx.on(body.happened_on),
+    )
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(
         "concerns",
@@ -108,6 +337,174 @@ COMMANDS: tuple[Command, ...] = (
         ChangeRegisterStatus,
         "RegisterStatusChanged",
         _change_register_status,
+    ),
+    Command(
+        "needs",
+        "Record a need",
+        "Record an area of need by its census type code, as the primary or a secondary need.",
+        RecordNeed,
+        "NeedRecorded",
+        _record_need,
+    ),
+    Command(
+        "need-withdrawals",
+        "Withdraw a need",
+        "Record that a need no longer applies (a primary need on K or E must be replaced first).",
+        WithdrawNeed,
+        "NeedWithdrawn",
+        _withdraw_need,
+    ),
+    Command(
+        "corrections",
+        "Correct an entry",
+        "Say what was wrong with an earlier entry and why; the entry itself never changes.",
+        CorrectEntry,
+        "EntryCorrected",
+        _correct_entry,
+    ),
+    Command(
+        "plans",
+        "Agree a plan",
+        "Record a plan agreed with the pupil and family: outcomes, provision, review date.",
+        AgreePlan,
+        "PlanAgreed",
+        _agree_plan,
+    ),
+    Command(
+        "plan-reviews",
+        "Review a plan",
+        "Record a plan's review: an outcome per target, voices, next steps.",
+        ReviewPlan,
+        "PlanReviewed",
+        _review_plan,
+    ),
+    Command(
+        "agencies",
+        "Involve an outside agency",
+        "Record that an outside professional service became involved.",
+        InvolveAgency,
+        "ExternalAgencyInvolved",
+        _involve_agency,
+    ),
+    Command(
+        "advice",
+        "Record advice received",
+        "Record advice from an outside professional and what they recommend.",
+        ReceiveAdvice,
+        "AdviceReceived",
+        _receive_advice,
+    ),
+    Command(
+        "ehc-assessment-requests",
+        "Request an EHC needs assessment",
+        "Record a request to the local authority for an EHC needs assessment.",
+        RequestEhcNeedsAssessment,
+        "EHCNeedsAssessmentRequested",
+        _request_assessment,
+    ),
+    Command(
+        "la-information-requests",
+        "Record an LA information request",
+        "Record what the local authority asked for; the answer is due by the trust's policy.",
+        RecordLaInformationRequest,
+        "LAInformationRequested",
+        _la_information,
+    ),
+    Command(
+        "ehc-plans",
+        "Record an issued EHC plan",
+        "Record the EHC plan the local authority issued, or one that came with the pupil.",
+        IssueEhcPlan,
+        "EHCPlanIssued",
+        _issue_ehc_plan,
+    ),
+    Command(
+        "annual-reviews",
+        "Arrange an annual review",
+        "Arrange the EHC plan's annual review meeting, with the notice the policy requires.",
+        ScheduleAnnualReview,
+        "AnnualReviewScheduled",
+        _schedule_annual_review,
+    ),
+    Command(
+        "annual-review-meetings",
+        "Record an annual review meeting",
+        "Record the annual review meeting held: who came, the voices, the recommendation.",
+        HoldAnnualReview,
+        "AnnualReviewHeld",
+        _hold_annual_review,
+    ),
+    Command(
+        "annual-review-reports",
+        "Send the annual review report",
+        "Record that the annual review report was sent, and to whom.",
+        SendAnnualReviewReport,
+        "AnnualReviewReportSent",
+        _send_report,
+    ),
+    Command(
+        "ehc-plan-amendments",
+        "Record an EHC plan amendment",
+        "Record that the local authority amended the EHC plan.",
+        AmendEhcPlan,
+        "EHCPlanAmended",
+        _amend_ehc_plan,
+    ),
+    Command(
+        "ehc-plan-cessations",
+        "Record that an EHC plan ceased",
+        "Record that the local authority ceased the EHC plan.",
+        CeaseEhcPlan,
+        "EHCPlanCeased",
+        _cease_ehc_plan,
+    ),
+    Command(
+        "safeguarding-cross-references",
+        "Cross-reference a safeguarding log",
+        "Point at a CPOMS log with a one-line note and the DSL's decision; never the detail.",
+        CrossReferenceSafeguarding,
+        "SafeguardingCrossReferenced",
+        _cross_reference,
+    ),
+    Command(
+        "parental-agreements",
+        "Record a signed parental agreement",
+        "Record what parents or carers signed their agreement to, and until when.",
+        SignParentalAgreement,
+        "ParentalAgreementSigned",
+        _sign_agreement,
+    ),
+    Command(
+        "exam-access-arrangements",
+        "Grant exam access arrangements",
+        "Record access arrangements granted for tests and examinations.",
+        GrantExamAccess,
+        "ExamAccessArrangementGranted",
+        _grant_exam_access,
+    ),
+    Command(
+        "transitions",
+        "Plan a transition",
+        "Plan a move to another phase, setting or class, and what is shared.",
+        PlanTransition,
+        "TransitionPlanned",
+        _plan_transition,
+    ),
+    Command(
+        "transfers",
+        "Transfer within the trust",
+        "Move the pupil to another academy of the trust; that academy's staff then hold it.",
+        TransferWithinTrust,
+        "TransferredWithinTrust",
+        _transfer,
+    ),
+    Command(
+        "departures",
+        "Record leaving the trust",
+        "Record the pupil leaving (last day on roll), and when records went and arrived.",
+        LeaveTrust,
+        "LeftTrust",
+        _leave_trust,
     ),
 )
 

@@ -111,6 +111,15 @@ def _kind(exc: Exception) -> str:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a `Problem`."""
 
+    @app.middleware("http")
+    async def no_nul_in_query(request: Request, call_next: Any) -> Any:
+        # PostgreSQL cannot compare text holding NUL: refuse it before any route sees it.
+        if b"%00" in request.scope.get("query_string", b""):
+            return problem(
+                422, "invalid_request", "the request is not valid: query: NUL (%00) in a parameter"
+            )
+        return await call_next(request)
+
     @app.exception_handler(ApiError)
     @app.exception_handler(DomainError)
     @app.exception_handler(RegisterQueryError)
