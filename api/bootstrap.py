@@ -12,6 +12,7 @@ from eventsourcing import persistence
 from sqlalchemy.engine import make_url
 
 from api.application import Clock, PupilRecords
+from api.retention import PURGE_JOURNAL
 from api.settings import Settings
 from crypto.kek import FileKekRing
 from crypto.signing import create_signing_key, load_signing_key, public_key_hex
@@ -121,7 +122,7 @@ def journal_path(settings: Settings) -> Path:
 
 
 def purge_journal_path(settings: Settings) -> Path:
-    return settings.home.resolve() / "ledger" / "purges.jsonl"
+    return settings.home.resolve() / "ledger" / PURGE_JOURNAL
 
 
 def open_retention(settings: Settings, records: PupilRecords, ledger: Ledger) -> Retention:

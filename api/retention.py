@@ -94,6 +94,10 @@ purges = Table(
 )
 
 
+# The purge journal's file name, beside the checkpoint journal (CHRONICLE_HOME/ledger/).
+PURGE_JOURNAL = "purges.jsonl"
+
+
 class RetentionRefused(DomainError):
     """A retention step was refused; only an audit entry was written."""
 

@@ -103,6 +103,13 @@ def for_exception(exc: Exception) -> tuple[int, dict[str, Any]]:
     raise exc
 
 
+def _purge_record(request: Request, pupil_id: object) -> dict[str, Any] | None:
+    """The signed purge record of `pupil_id`, from the installation's purge journal."""
+    from api.http import retention  # late: that module imports this one
+
+    return retention.purge_record_of(request, pupil_id)
+
+
 def _kind(exc: Exception) -> str:
     name = type(exc).__name__
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
@@ -126,6 +133,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CryptoError)
     async def known(request: Request, exc: Exception) -> JSONResponse:
         status, body = for_exception(exc)
+        if isinstance(exc, PupilPurged) and "purge_record" not in body:
+            record = _purge_record(request, exc.pupil_id)
+            if record is not None:
+                body["purge_record"] = record
         return JSONResponse(
             body,
             status_code=status,

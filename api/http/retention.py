@@ -26,7 +26,7 @@ from api.http.errors import ApiError, responses
 from api.http.permissions import Access
 from api.http.service import Service
 from api.http.writes import WriteRequest, run
-from api.retention import PurgeRecord, Retention, RetentionRefused
+from api.retention import PURGE_JOURNAL, PurgeRecord, Retention, RetentionRefused
 from domain.errors import PupilPurged, UnknownPupil
 from domain.pupil import Pupil
 from domain.pupil.rights import REQUESTER_RELATIONSHIPS
@@ -405,7 +405,7 @@ def _retention(request: Request, svc: Service) -> Retention:
             "this server has no purge journal or signing key configured: run purges with "
             "`chronicle retention` on the installation",
         )
-    state.retention = retention_for(svc, svc.ledger.journal.parent / "purges.jsonl", key)
+    state.retention = retention_for(svc, svc.ledger.journal.parent / PURGE_JOURNAL, key)
     return state.retention  # type: ignore[no-any-return]
 
 
@@ -436,6 +436,13 @@ def _gone(request: Request, svc: Service, e: PupilPurged) -> ApiError:
         purged_on=None if e.purged_on is None else str(e.purged_on),
         purge_record=None if record is None else record.as_json(),
     )
+
+
+def purge_record_of(request: Request, pupil_id: object) -> dict[str, Any] | None:
+    """The signed purge record of `pupil_id`, if the purge journal holds one (every 410)."""
+    svc: Service = request.app.state.chronicle
+    record = next((r for r in _retention_or_none(request, svc) if r.pupil_id == pupil_id), None)
+    return None if record is None else record.as_json()
 
 
 def _retention_or_none(request: Request, svc: Service) -> list[PurgeRecord]:
