@@ -66,4 +66,8 @@ def create_app(
     app.include_router(reads.router)
     app.include_router(exports.router)
     app.include_router(retention.router)
+    # The web interface (docs/web.md): pages under / and /ui/, same service and rules.
+    from api import web
+
+    app.state.web = web.install(app, service)
     return app

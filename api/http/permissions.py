@@ -63,8 +63,8 @@ _TABLE: dict[str, tuple[Access, ...]] = {
     "GET /deadlines":                                         (S, D, D, D, D, D, D),
     "GET /safeguarding/cross-references":                     (D, D, S, D, D, D, D),
     "GET /safeguarding/awaiting-decision":                    (D, D, S, D, D, D, D),
-    "POST /pupils/{pupil_id}/exports":                        (D, D, D, S, S, D, D),
-    "POST /pupils/{pupil_id}/exports/html":                   (D, D, D, S, S, D, D),
+    "POST /pupils/{pupil_id}/exports":                        (S, D, D, S, S, D, D),
+    "POST /pupils/{pupil_id}/exports/html":                   (S, D, D, S, S, D, D),
     # Retention and data-protection rights (api/http/retention.py): the DPO's; a trust
     # admin may approve a purge (the second person) and read the schedule and the signed
     # purge records; the auditor may read the purge records (no pupil content in them).

@@ -1,0 +1,304 @@
+"""What every page shares: the signed-in person, permissions, rendering and error pages."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, ParamSpec
+from urllib.parse import quote
+from uuid import UUID
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.application import ConflictingUpdate
+from api.http.errors import ApiError
+from api.http.permissions import PURPOSE_REQUIRED, Access
+from api.http.service import Service
+from api.retention import Retention
+from api.users import User
+from api.web import permissions as pages
+from api.web.permissions import page_access
+from api.web.sessions import COOKIE, Session, Sessions
+from crypto.errors import CryptoError
+from domain.errors import DomainError, PupilPurged, UnknownPupil
+from domain.pupil import Pupil
+from domain.values import Recorder, Role
+
+log = logging.getLogger("chronicle.web")
+TEMPLATES = Path(__file__).parent / "templates"
+P = ParamSpec("P")
+
+SECURITY_HEADERS = {
+    # Pupil content must not be kept by the browser or shown in another site's frame.
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class PageError(Exception):
+    """An answer other than the page: a status, a title and what the person can do."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+class Redirect(Exception):
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person on this request."""
+
+    user: User
+    session: Session
+    session_id: str
+
+    @property
+    def role(self) -> Role:
+        return self.user.role
+
+    @property
+    def recorder(self) -> Recorder:
+        return Recorder(self.user.name, self.user.role)
+
+    def may(self, page: str) -> bool:
+        return page_access(page, self.role) is not Access.DENIED
+
+    def require(self, page: str, what: str) -> Access:
+        allowed = page_access(page, self.role)
+        if allowed is Access.DENIED:
+            raise PageError(
+                403,
+                "Not available to your role",
+                f"A {self.role.value} may not use {what} (see the web interface's "
+                "permissions in docs/web.md). Ask someone whose role may.",
+            )
+        return allowed
+
+    def check(self, pupil: Pupil, allowed: Access) -> Pupil:
+        """The pupil if within scope; otherwise the same 'not found' as a missing pupil."""
+        if allowed is Access.ALLOWED or self.user.covers(pupil.academy):
+            return pupil
+        raise not_found(pupil.id)
+
+    @property
+    def purpose_required(self) -> bool:
+        return self.role in PURPOSE_REQUIRED
+
+
+def default_retention(svc: Service) -> Retention | None:
+    ledger = svc.ledger
+    key = getattr(ledger, "_signing_key", None)
+    journal: Path | None = ledger.journal
+    if key is None or journal is None:
+        return None
+    return Retention(
+        svc.records, ledger, key, journal.parent / "purges.jsonl", after_purge=svc.catch_up
+    )
+
+
+def not_found(pupil_id: object) -> PageError:
+    return PageError(
+        404,
+        "Pupil not found",
+        f"There is no pupil with id {pupil_id} among the academies you cover. Check the "
+        "link, or find the pupil on the register.",
+    )
+
+
+@dataclass
+class Web:
+    """The web interface's dependencies."""
+
+    svc: Service
+    sessions: Sessions
+    env: jinja2.Environment
+    state: Any  # the app's state: `retention` is shared with the API's retention routes
+
+    @property
+    def retention(self) -> Retention | None:
+        """The installation's retention operations (`app.state.retention`, as the API's
+        retention routes use), built on first use from the ledger's signing key and the purge
+        journal beside its checkpoint journal; None if the ledger has neither."""
+        found: Retention | None = getattr(self.state, "retention", None)
+        if found is None:
+            found = default_retention(self.svc)
+            if found is not None:
+                self.state.retention = found
+        return found
+
+    def now(self) -> datetime:
+        return self.svc.records.clock()
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def viewer(self, request: Request) -> Viewer | None:
+        return self.viewer_for(request.cookies.get(COOKIE))
+
+    def viewer_for(self, session_id: str | None) -> Viewer | None:
+        session = self.sessions.get(session_id, datetime.now(UTC))
+        if session is None or session_id is None:
+            return None
+        user = self.svc.users.by_token(session.token)
+        if user is None or user.revoked_at is not None:
+            self.sessions.end(session_id)
+            return None
+        return Viewer(user, session, session_id)
+
+    def signed_in(self, request: Request) -> Viewer:
+        found = self.viewer(request)
+        if found is None:
+            target = request.url.path
+            if request.method == "GET" and request.url.query:
+                target += "?" + request.url.query
+            raise Redirect("/ui/sign-in?next=" + quote(target, safe="/"))
+        return found
+
+    def pupil(self, viewer: Viewer, pupil_id: UUID, allowed: Access) -> Pupil:
+        try:
+            pupil = self.svc.records.get_pupil(pupil_id)
+        except UnknownPupil:
+            raise not_found(pupil_id) from None
+        return viewer.check(pupil, allowed)
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        viewer: Viewer | None,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        page = self.env.get_template(template).render(
+            request=request,
+            viewer=viewer,
+            nav=navigation(viewer, request.url.path),
+            csrf=viewer.session.csrf if viewer is not None else context.pop("csrf", ""),
+            flash=_take_flash(viewer),
+            **context,
+        )
+        return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+
+    def error_page(self, request: Request, error: PageError) -> HTMLResponse:
+        viewer = None
+        try:
+            viewer = self.viewer(request)
+        except Exception:  # the error page must render even if the store is down
+            viewer = None
+        return self.render(
+            request,
+            "error.html",
+            viewer,
+            status=error.status,
+            title=error.title,
+            message=error.message,
+        )
+
+
+def _take_flash(viewer: Viewer | None) -> list[str]:
+    if viewer is None:
+        return []
+    taken = list(viewer.session.flash)
+    viewer.session.flash.clear()
+    return taken
+
+
+def navigation(viewer: Viewer | None, path: str) -> list[tuple[str, str, bool]]:
+    """(label, href, current) of the pages this person may use."""
+    if viewer is None:
+        return []
+    links = [
+        ("Register", "/ui/register", pages.REGISTER),
+        ("Deadlines", "/ui/deadlines", pages.DEADLINES),
+        ("Safeguarding audit", "/ui/safeguarding", pages.SAFEGUARDING),
+        ("Retention", "/ui/retention", pages.RETENTION),
+    ]
+    return [(label, href, path.startswith(href)) for label, href, page in links if viewer.may(page)]
+
+
+def as_page_error(exc: Exception) -> PageError:
+    """A known failure as a page a person can act on."""
+    if isinstance(exc, PageError):
+        return exc
+    if isinstance(exc, UnknownPupil):
+        return not_found(exc.pupil_id)
+    if isinstance(exc, PupilPurged):
+        when = f" on {exc.purged_on}" if exc.purged_on is not None else ""
+        return PageError(
+            410,
+            "Records purged",
+            f"This pupil's records were purged{when} at the end of retention: nothing can be "
+            "read or added. The signed purge record is on the retention page.",
+        )
+    if isinstance(exc, ConflictingUpdate):
+        return PageError(409, "Changed by someone else", str(exc))
+    if isinstance(exc, ApiError):
+        return PageError(exc.status, "Not done", exc.detail)
+    if isinstance(exc, DomainError):
+        return PageError(422, "Not done", str(exc))
+    if isinstance(exc, CryptoError):
+        return PageError(
+            503,
+            "Records unreadable",
+            "The records cannot be read right now: tell the data-protection officer "
+            "(key store problem).",
+        )
+    raise exc
+
+
+def guarded(web: Web) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
+    """Turn known failures into HTML error pages, and anything else into a 500 page that
+    names a reference only (never the request's content, which may hold pupil data)."""
+
+    def wrap(handler: Callable[P, Response]) -> Callable[P, Response]:
+        @functools.wraps(handler)
+        def run(*args: P.args, **kwargs: P.kwargs) -> Response:
+            request = kwargs.get("request")
+            assert isinstance(request, Request)
+            try:
+                return handler(*args, **kwargs)
+            except Redirect as r:
+                return RedirectResponse(r.location, status_code=303, headers=SECURITY_HEADERS)
+            except (PageError, DomainError, ApiError, CryptoError) as e:
+                return web.error_page(request, as_page_error(e))
+            except Exception as e:
+                reference = uuid.uuid4().hex[:12]
+                log.error(
+                    "unexpected %s on web %s %s (ref %s)",
+                    type(e).__name__,
+                    request.method,
+                    getattr(request.scope.get("route"), "path", "?"),
+                    reference,
+                )
+                return web.error_page(
+                    request,
+                    PageError(
+                        500,
+                        "Something went wrong",
+                        f"Something went wrong on our side (reference {reference}). Nothing "
+                        "half-done was saved. Try again; if it persists, tell the trust's "
+                        "administrator the reference.",
+                    ),
+                )
+
+        return run
+
+    return wrap
