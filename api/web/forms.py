@@ -48,8 +48,29 @@ class Field:
         return "f-" + self.name.replace(".", "-").replace("_", "-")
 
 
+# Words that are written in capitals (or their own way) wherever they appear.
+_WORDS = {
+    "sen": "SEN",
+    "send": "SEND",
+    "sendco": "SENDCo",
+    "senco": "SENCo",
+    "ehc": "EHC",
+    "ehcp": "EHC plan",
+    "la": "LA",
+    "dsl": "DSL",
+    "dpo": "DPO",
+    "upn": "UPN",
+    "cpoms": "CPOMS",
+    "id": "id",
+    "irt": "IRT",
+    "sar": "SAR",
+}
+
+
 def humanise(name: str) -> str:
-    text = name.replace("_", " ").strip()
+    """snake_case as people write it: "sen_support" -> "SEN support", "ehcp" -> "EHC plan"."""
+    words = [_WORDS.get(w.lower(), w) for w in name.replace("_", " ").split()]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 

@@ -103,7 +103,7 @@ def test_a_sendco_finds_a_pupil_and_adds_a_concern(tab: Browser, live: Live) -> 
     assert "Covers ears in the dining hall" in text
     assert "Happened\n5 Oct 2026" in text or "Happened 5 Oct 2026" in text.replace("\n", " ")
     assert "Recorded" in text and "UTC" in text and "back-dated" in text
-    assert "OAK-sendco-9 (Sendco)" in text
+    assert "OAK-sendco-9 (SENDCo)" in text
     tab.check("pupil-after-concern")
     page.goto(f"{live.url}/ui/deadlines")
     tab.check("deadlines")

@@ -133,7 +133,7 @@ def test_a_concern_is_saved_and_shown_with_both_dates(web: WebClient) -> None:
     today = datetime.now(UTC).date()
     assert f"{today.day} {today:%b %Y}" in entry  # recorded
     assert "back-dated" in entry
-    assert "OAK-sendco-1 (Sendco)" in entry
+    assert "OAK-sendco-1 (SENDCo)" in entry
     assert web.records.get_pupil(pupil.id).version == seq
 
 
@@ -216,7 +216,7 @@ def test_a_pupil_elsewhere_is_not_found_like_a_missing_one(web: WebClient) -> No
         ("teacher", "/ui/deadlines"),
         ("teacher", "/ui/pupils/{pupil}/entries/register-status"),
         ("teacher", "/ui/pupils/{pupil}/export"),
-        ("sendco", "/ui/pupils/{pupil}/export"),
+        ("dsl", "/ui/pupils/{pupil}/export"),
         ("teacher", "/ui/pupils/{pupil}/access-log"),
         ("teacher", "/ui/safeguarding"),
         ("sendco", "/ui/retention"),
@@ -233,6 +233,14 @@ def test_roles_are_refused_pages_the_api_refuses_them(web: WebClient, role: str,
     answer = web.client.get(path.format(pupil=pupil.id))
     assert answer.status_code == 403
     assert f"A {role} may not use" in answer.text
+
+
+def test_a_sendco_may_export_a_pupil_of_their_academy(web: WebClient) -> None:
+    pupil = web.add_pupil()
+    web.as_("OAK-sendco-1", "sendco", ("OAK",))
+    form = web.client.get(f"/ui/pupils/{pupil.id}/export")
+    assert form.status_code == 200
+    assert "Purpose" in form.text
 
 
 def test_every_page_follows_a_row_of_the_api_table() -> None:
