@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -12,8 +13,10 @@ from uuid import UUID
 import sqlalchemy.event
 from eventsourcing.application import Application, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy.orm import Session
 
 from crypto.datakeys import DataKeyStore
 from crypto.envelope import stored_commitment
@@ -86,6 +89,13 @@ class PupilRecords(Application[UUID]):
         self.sealing_mapper = SealingMapper(self.construct_transcoder(), self.data_keys)
         return self.sealing_mapper
 
+    def construct_recorder(self) -> ApplicationRecorder:
+        self.factory.application_recorder_class = _KeyedRecorder  # type: ignore[attr-defined]
+        recorder = super().construct_recorder()
+        assert isinstance(recorder, _KeyedRecorder)
+        recorder.data_keys = self.data_keys
+        return recorder
+
     def close(self) -> None:
         super().close()
         if self.datastore.engine is not None:
@@ -95,14 +105,22 @@ class PupilRecords(Application[UUID]):
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save pupils; a new pupil's data key commits in the same transaction as its
-        first event, and a lost race surfaces as `ConflictingUpdate` with nothing written."""
+        first event, and a lost race surfaces as `ConflictingUpdate` with nothing written.
+
+        A new pupil's key is made (and cached) first, so its events can be sealed; the
+        recorder writes the wrapped key right after the events' INSERT, in the same
+        transaction and, on PostgreSQL, in the same round trip as the save's NOTIFY."""
         new: list[Pupil] = [o for o in objs if isinstance(o, Pupil) and _is_new(o)]
+        keys = [(p.id, self.data_keys.prepare(p.id)) for p in new]
+        pending = _NewKeys(self.data_keys, self.clock(), keys)
+        token = _NEW_KEYS.set(pending)
         try:
             with self.datastore.transaction(commit=True) as session:
-                now = self.clock()
-                for pupil in new:
-                    self.data_keys.new_key(pupil.id, session, now)
-                return super().save(*objs, **kwargs)
+                saved = super().save(*objs, **kwargs)
+                # Only if the recorder's hook did not run (nothing else to write): the key
+                # still commits with the events, never after them.
+                pending.store(session)
+                return saved
         except IntegrityError:
             for new_pupil in new:
                 self.data_keys.forget(new_pupil.id)
@@ -116,6 +134,8 @@ class PupilRecords(Application[UUID]):
             for pupil in new:
                 self.data_keys.forget(pupil.id)
             raise
+        finally:
+            _NEW_KEYS.reset(token)
 
     # ----- reading ----------------------------------------------------------------------
 
@@ -201,6 +221,42 @@ class PupilRecords(Application[UUID]):
 
 
 _PURGED_TOPIC = get_topic(RecordsPurged)
+
+
+@dataclass
+class _NewKeys:
+    """Data keys of the pupils a save creates, made before and written with the events."""
+
+    data_keys: DataKeyStore
+    now: datetime
+    keys: list[tuple[UUID, bytes]] = field(default_factory=list)
+
+    def store(self, session: Session, lead: str = "") -> None:
+        for owner, key in self.keys:
+            self.data_keys.store(owner, key, session, self.now, lead=lead)
+            lead = ""
+        self.keys.clear()
+
+
+_NEW_KEYS: ContextVar[_NewKeys | None] = ContextVar("chronicle_new_keys", default=None)
+
+
+class _KeyedRecorder(SQLAlchemyApplicationRecorder):
+    """The library's recorder, writing a save's new data keys with its events.
+
+    The library sends one NOTIFY per save on PostgreSQL, after the events' INSERT and in the
+    same transaction; new keys go in that same round trip (on SQLite, at the same point)."""
+
+    data_keys: DataKeyStore
+
+    def _notify_channel(self, session: Session) -> None:
+        pending = _NEW_KEYS.get()
+        if pending is None or not pending.keys or pending.data_keys is not self.data_keys:
+            super()._notify_channel(session)
+            return
+        assert self.datastore.engine is not None
+        postgres = self.datastore.engine.dialect.name == "postgresql"
+        pending.store(session, lead=f"NOTIFY {self.channel_name};" if postgres else "")
 
 
 def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:

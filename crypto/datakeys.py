@@ -36,7 +36,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
@@ -52,7 +52,9 @@ data_keys = Table(
     "chronicle_data_keys",
     metadata,
     Column("owner", Uuid, primary_key=True),
-    Column("kid", String(64), nullable=False, index=True),
+    # No index on kid: only a rotation reads by it (a rare scan), and an index costs every
+    # new pupil an extra page write on the hot path.
+    Column("kid", String(64), nullable=False),
     Column("wrapped", LargeBinary, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("shredded_at", DateTime(timezone=True), nullable=True),
@@ -95,6 +97,42 @@ _GUARDED_INSERT_DEFAULT = _make_guarded_insert("")
 
 def _guarded_insert(dialect: str) -> TextClause:
     return _GUARDED_INSERTS.get(dialect, _GUARDED_INSERT_DEFAULT)
+
+
+class _RawInsert:
+    """The guarded insert compiled once for a dialect, with the column types' own bind
+    conversions, so each new pupil skips SQLAlchemy's per-statement work (and may share a
+    round trip with other SQL)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        compiled = _guarded_insert(dialect.name).compile(dialect=dialect)
+        self.sql = compiled.string
+        self._order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self._convert = {
+            name: type_.dialect_impl(dialect).bind_processor(dialect)
+            for name, type_ in (
+                ("owner", Uuid()),
+                ("wrapped", LargeBinary()),
+                ("at", DateTime(timezone=True)),
+            )
+        }
+
+    def params(self, owner: UUID, kid: str, wrapped: bytes, at: datetime) -> Any:
+        values: dict[str, Any] = {"owner": owner, "kid": kid, "wrapped": wrapped, "at": at}
+        for name, convert in self._convert.items():
+            if convert is not None:
+                values[name] = convert(values[name])
+        return values if self._order is None else tuple(values[n] for n in self._order)
+
+
+_RAW_INSERTS: dict[str, _RawInsert] = {}
+
+
+def _raw_guarded_insert(dialect: Dialect) -> _RawInsert:
+    raw = _RAW_INSERTS.get(f"{dialect.name}+{dialect.driver}")
+    if raw is None:
+        raw = _RAW_INSERTS[f"{dialect.name}+{dialect.driver}"] = _RawInsert(dialect)
+    return raw
 
 
 _OWNER_OF_STREAM = func.coalesce(
@@ -159,18 +197,36 @@ class DataKeyStore:
     def new_key(self, owner: UUID, session: Session, now: datetime) -> None:
         """Create, wrap and insert a data key inside the caller's transaction."""
         key = secrets.token_bytes(32)
+        self.store(owner, key, session, now)
+        self._remember(owner, key)
+
+    def prepare(self, owner: UUID) -> bytes:
+        """A fresh data key for a new owner, cached so that events can be sealed before
+        `store` writes it; the caller must `store` it in the same transaction as those
+        events, or `forget` it."""
+        key = secrets.token_bytes(32)
+        self._remember(owner, key)
+        return key
+
+    def store(
+        self, owner: UUID, key: bytes, session: Session, now: datetime, *, lead: str = ""
+    ) -> None:
+        """Wrap and insert a prepared data key inside the caller's transaction.
+
+        `lead` is SQL sent in the same round trip just before the insert (PostgreSQL only:
+        the save sends its NOTIFY that way, so a new pupil costs no extra round trip)."""
         connection = session.connection()
-        statement = _guarded_insert(connection.dialect.name)
+        raw = _raw_guarded_insert(connection.dialect)
         kek = self.ring.current()
         for _ in range(3):
             # The insert only happens under a KEK the registry has not retired, and on
             # PostgreSQL it share-locks that registry row until commit, so a concurrent
             # rotation either sees this key (and keeps the KEK) or retired it first (and this
             # insert takes the newest KEK instead). SQLite serialises writers outright.
-            values = {"owner": owner, "kid": kek.kid, "wrapped": kek.wrap(key, owner), "at": now}
-            if connection.execute(statement, values).rowcount == 1:
-                self._remember(owner, key)
+            params = raw.params(owner, kek.kid, kek.wrap(key, owner), now)
+            if connection.exec_driver_sql(lead + raw.sql, params).rowcount == 1:
                 return
+            lead = ""
             kek = self.ring.get(self._newest_kid(session))
         raise KeyEncryptionKeyError(
             "no key-encryption key in force could wrap a new data key: a rotation is stuck; "
@@ -212,6 +268,44 @@ class DataKeyStore:
         aead = self.cipher(owner)
         with self._lock:
             self._cache[stream] = aead
+
+    def prefetch(self, streams: list[UUID]) -> None:
+        """Unwrap and cache the keys of those of `streams` (pupils, or access streams) not
+        cached yet, with one query per 500 streams instead of a round trip each (a
+        projection batch, a page of pupils). Shredded and unknown keys are left alone:
+        `cipher` reports them as before."""
+        missing = [s for s in dict.fromkeys(streams) if s not in self._cache]
+        if not missing:
+            return
+        missing = missing[: self._cache_size]  # no point unwrapping what would be evicted
+        a, k = key_aliases.c, data_keys.c
+        with self._engine.connect() as conn:
+            for start in range(0, len(missing), 500):
+                chunk = missing[start : start + 500]
+                aliased: dict[UUID, UUID] = {
+                    stream: owner
+                    for stream, owner in conn.execute(
+                        select(a.stream, a.owner).where(a.stream.in_(chunk))
+                    ).all()
+                }
+                owner_of = {stream: aliased.get(stream, stream) for stream in chunk}
+                found = conn.execute(
+                    select(k.owner, k.kid, k.wrapped).where(
+                        k.owner.in_(set(owner_of.values())), k.wrapped.is_not(None)
+                    )
+                ).all()
+                ciphers: dict[UUID, AESGCM] = {}
+                for owner, kid, wrapped in found:
+                    try:
+                        ciphers[owner] = AESGCM(self.ring.get(kid).unwrap(bytes(wrapped), owner))
+                    except KeyEncryptionKeyError:
+                        continue  # a missing or wrong KEK: `cipher` reports it when asked
+                with self._lock:
+                    for stream, owner in owner_of.items():
+                        if owner in ciphers:
+                            self._cache[stream] = ciphers[owner]
+                    while len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
 
     def has_alias(self, stream: UUID) -> bool:
         with self._engine.connect() as conn:

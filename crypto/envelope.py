@@ -51,17 +51,27 @@ def associated_data(pupil_id: UUID, seq: int, event_type: str) -> bytes:
     """The AES-GCM associated data binding a ciphertext to its pupil, position and type.
 
     Equal to canonical_json({"pupil": ..., "seq": ..., "type": ...}) (keys already in
-    order; a UUID and an int need no escaping), written out because it runs per event.
+    order; a UUID and an int need no escaping), written out because it runs per event: the
+    pupil part and the type part are each encoded once and reused.
     """
-    return f'{{"pupil":"{pupil_id}","seq":{int(seq)},"type":{_json_string(event_type)}}}'.encode()
+    prefix = _AAD_PREFIXES.get(pupil_id)
+    if prefix is None:
+        if len(_AAD_PREFIXES) >= _AAD_PREFIXES_MAX:
+            _AAD_PREFIXES.clear()
+        prefix = _AAD_PREFIXES[pupil_id] = f'{{"pupil":"{pupil_id}","seq":'.encode()
+    suffix = _AAD_SUFFIXES.get(event_type)
+    if suffix is None:
+        suffix = _AAD_SUFFIXES[event_type] = f',"type":{json.dumps(event_type)}}}'.encode()
+    return b"%s%d%s" % (prefix, seq, suffix)
 
 
 def seal(aead: AESGCM, pupil_id: UUID, seq: int, event_type: str, payload: bytes) -> bytes:
     """Encrypt a payload under the pupil's data key (as an AESGCM), with fresh salt and nonce."""
     fresh = os.urandom(SALT_BYTES + NONCE_BYTES)
-    salt, nonce = fresh[:SALT_BYTES], fresh[SALT_BYTES:]
-    ciphertext = aead.encrypt(nonce, salt + payload, associated_data(pupil_id, seq, event_type))
-    return b"".join((_SEALED_BYTE, commitment_of(salt, payload), nonce, ciphertext))
+    nonce = fresh[SALT_BYTES:]
+    committed = fresh[:SALT_BYTES] + payload  # salt || payload: both committed and sealed
+    ciphertext = aead.encrypt(nonce, committed, associated_data(pupil_id, seq, event_type))
+    return b"".join((_SEALED_BYTE, hashlib.sha256(committed).digest(), nonce, ciphertext))
 
 
 def seal_clear(payload: bytes) -> bytes:
@@ -105,15 +115,11 @@ def open_state(
 
 
 _SEALED_BYTE = bytes([SEALED])
-_JSON_STRINGS: dict[str, str] = {}
-
-
-def _json_string(text: str) -> str:
-    # Event type names repeat endlessly: encode each once.
-    encoded = _JSON_STRINGS.get(text)
-    if encoded is None:
-        encoded = _JSON_STRINGS[text] = json.dumps(text)
-    return encoded
+# Associated-data parts: pupil ids (public, stored in the clear beside every event) and
+# event type names repeat endlessly. Bounded: emptied when full.
+_AAD_PREFIXES: dict[UUID, bytes] = {}
+_AAD_PREFIXES_MAX = 20_000
+_AAD_SUFFIXES: dict[str, bytes] = {}
 
 
 def _kind(state: bytes) -> int:

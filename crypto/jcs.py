@@ -16,6 +16,9 @@ import json
 from typing import Any
 
 _MAX_SAFE_INT = 2**53 - 1
+# Exactly what json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+# uses, built once: json.dumps builds a new encoder per call when given any option.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 class CanonicalJSONError(ValueError):
@@ -30,7 +33,7 @@ def canonical_json(value: Any, *, checked: bool = False) -> bytes:
     """
     if not checked:
         _check(value)
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = _ENCODER.encode(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as e:  # a lone surrogate
