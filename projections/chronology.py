@@ -27,11 +27,13 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    delete,
-    insert,
+    and_,
+    or_,
     select,
+    true,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from crypto.envelope import stored_commitment
 from crypto.errors import KeyShredded
@@ -41,6 +43,8 @@ from domain.events import EVENT_TYPES
 from domain.policy import ENTRY_KINDS, ROLES, TrustPolicy
 from domain.values import AreaOfNeed, NeedType
 from projections.base import ProjectedEvent
+from projections.bulk import bulk_write
+from projections.runner import delete_pupils
 
 metadata = MetaData()
 chronology_index = Table(
@@ -96,20 +100,21 @@ class ChronologyIndex:
         self.apply_batch(session, [event])
 
     def apply_batch(self, session: Session, events: Sequence[ProjectedEvent]) -> None:
-        """Insert a batch's rows in one statement; a purge in the batch first writes what
-        came before it, then deletes, so the effect is that of `apply` one by one."""
-        rows: list[dict[str, Any]] = []
+        """Write a batch's rows in bulk (COPY on PostgreSQL). A purge drops the pupil's rows
+        made earlier in the batch and deletes its stored ones (one statement for all the
+        batch's purges, before the insert), so the effect is that of `apply` one by one."""
+        rows: dict[UUID, list[dict[str, Any]]] = {}
+        purged: list[UUID] = []
         for event in events:
             if event.payload is None:
                 continue  # shredded: the tombstone (RecordsPurged) does the clean-up
             if event.type == "RecordsPurged":
-                _insert(session, rows)
-                rows = []
-                c = chronology_index.c
-                session.execute(delete(chronology_index).where(c.pupil_id == event.pupil_id))
+                rows.pop(event.pupil_id, None)
+                purged.append(event.pupil_id)
             else:
-                rows.append(self.row(event, event.payload))
-        _insert(session, rows)
+                rows.setdefault(event.pupil_id, []).append(self.row(event, event.payload))
+        delete_pupils(session, chronology_index, purged)
+        bulk_write(session, chronology_index, [row for made in rows.values() for row in made])
 
     def row(self, event: ProjectedEvent, p: dict[str, Any]) -> dict[str, Any]:
         area, need = _area_and_need(event.type, p)
@@ -126,11 +131,6 @@ class ChronologyIndex:
             "corrects_seq": p["corrects_seq"] if event.type == "EntryCorrected" else None,
             "restricted": event.type in self.restricted,
         }
-
-
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(chronology_index), rows)
 
 
 def _area_and_need(kind: str, p: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -217,17 +217,23 @@ def chronology(
     shown unmasked, and their corrections, are decrypted.
     """
     c = chronology_index.c
-    query = select(*_SHOWN).where(c.pupil_id == pupil_id)
+    filters: list[ColumnElement[bool]] = []
     if kinds is not None:
-        query = query.where(c.type.in_(_checked_kinds(kinds)))
+        filters.append(c.type.in_(_checked_kinds(kinds)))
     if since is not None:
-        query = query.where(c.happened_on >= since)
+        filters.append(c.happened_on >= since)
     if until is not None:
-        query = query.where(c.happened_on <= until)
+        filters.append(c.happened_on <= until)
     if author_role is not None:
-        query = query.where(c.author_role == _checked_role(author_role))
+        filters.append(c.author_role == _checked_role(author_role))
     if area is not None:
-        query = query.where(c.area == area_of_need(area).value)
+        filters.append(c.area == area_of_need(area).value)
+    # One query for the entries chosen and every correction (a correction travels with
+    # what it corrects, whatever the filters chose): `chosen` says which rows are which.
+    chosen = and_(*filters) if filters else true()
+    query = select(*_SHOWN, chosen.label("chosen")).where(c.pupil_id == pupil_id)
+    if filters:
+        query = query.where(or_(chosen, c.corrects_seq.is_not(None)))
     if order == "happened":
         query = query.order_by(c.happened_on, c.recorded_at, c.seq)
     else:
@@ -237,12 +243,13 @@ def chronology(
     visible = _visibility(records.policy, viewer_role)
     with records.datastore.transaction(commit=False) as session:
         # Plain tuples: a Row's attribute access costs more than the decryption.
-        rows: list[_IndexRow] = [tuple(r) for r in session.execute(query).all()]
+        found = [tuple(r) for r in session.execute(query).all()]
+        rows: list[_IndexRow] = [r[:8] for r in found if r[8]]
         if not rows:
             _check_pupil_exists(records, pupil_id)
             return []
         selected = {r[0] for r in rows}
-        corrections = _corrections_of(session, pupil_id, selected)
+        corrections = _corrections_of(found, selected)
         wanted = selected | {r[0] for rs in corrections.values() for r in rs}
         opened = _open_entries(session, records, pupil_id, wanted, visible)
 
@@ -301,18 +308,14 @@ def _visibility(policy: TrustPolicy, viewer_role: str | None) -> frozenset[str] 
     return None if viewer_role is None else frozenset(policy.visible_kinds(viewer_role))
 
 
-def _corrections_of(session: Session, pupil_id: UUID, seqs: set[int]) -> dict[int, list[_IndexRow]]:
-    """Every correction of the selected entries, whatever the filters chose: a correction
-    travels with what it corrects."""
-    c = chronology_index.c
-    rows = session.execute(
-        select(*_SHOWN).where(c.pupil_id == pupil_id, c.corrects_seq.is_not(None)).order_by(c.seq)
-    )
+def _corrections_of(found: list[tuple[Any, ...]], seqs: set[int]) -> dict[int, list[_IndexRow]]:
+    """Every correction of the selected entries, in sequence order, whatever the filters
+    chose: a correction travels with what it corrects."""
     attached: dict[int, list[_IndexRow]] = {}
-    for row in rows:
-        plain: _IndexRow = tuple(row)
-        if plain[6] in seqs:
-            attached.setdefault(plain[6], []).append(plain)
+    for row in sorted((r for r in found if r[6] is not None), key=lambda r: int(r[0])):
+        if row[6] in seqs:
+            plain: _IndexRow = row[:8]
+            attached.setdefault(row[6], []).append(plain)
     return attached
 
 
@@ -339,18 +342,23 @@ def _open_entries(
     ).all()
     found: dict[int, tuple[bytes, dict[str, Any] | None]] = {}
     mapper = records.sealing_mapper
+    kinds: dict[str, str] = {}
     try:
         for seq, topic, raw in stored:
-            state = bytes(raw)  # memoryview on some drivers
             if seq not in seqs:
                 continue
-            payload = None
-            if visible is None or event_type(topic) in visible:
+            state = bytes(raw)  # memoryview on some drivers
+            kind = kinds.get(topic)
+            if kind is None:
+                kind = kinds[topic] = event_type(topic)
+            if visible is None or kind in visible:
                 sealed = StoredEvent(
                     originator_id=pupil_id, originator_version=seq, topic=topic, state=state
                 )
-                payload = json.loads(mapper.committed(sealed).payload.decode())
-            found[seq] = (stored_commitment(state), payload)
+                opened = mapper.committed(sealed)
+                found[seq] = (opened.commitment, json.loads(opened.payload))
+            else:
+                found[seq] = (stored_commitment(state), None)
     except KeyShredded as err:
         raise PupilPurged(pupil_id, err.shredded_at.date()) from None
     return found

@@ -14,7 +14,7 @@ until a cross-reference that happened on or after it is recorded for the pupil.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -28,16 +28,15 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    delete,
-    insert,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 
 from domain.values import AreaOfNeed
 from projections.base import ProjectedEvent
+from projections.bulk import PupilRows
 from projections.chronology import ReadStore
+from projections.runner import ProjectionError, resumed_pupils
 
 # Concern areas that go to the DSL (see the module docstring).
 DSL_AREAS = frozenset({AreaOfNeed.SEMH.value})
@@ -87,7 +86,7 @@ class SafeguardingIndex:
     event_types: frozenset[str] | None
 
     def __init__(self) -> None:
-        self._handlers: dict[str, Callable[[Session, ProjectedEvent, dict[str, Any]], None]] = {
+        self._handlers: dict[str, Callable[[PupilRows, ProjectedEvent, dict[str, Any]], None]] = {
             "PupilRegistered": _registered,
             "TransferredWithinTrust": _transferred,
             "ConcernRaised": _concern_raised,
@@ -98,85 +97,97 @@ class SafeguardingIndex:
         self.event_types = frozenset(self._handlers)
 
     def apply(self, session: Session, event: ProjectedEvent) -> None:
-        if event.payload is None:
-            return  # shredded: the tombstone (RecordsPurged) does the clean-up
-        handler = self._handlers.get(event.type)
-        if handler is not None:
-            handler(session, event, event.payload)
+        self.apply_batch(session, [event])
+
+    def apply_batch(self, session: Session, events: Sequence[ProjectedEvent]) -> None:
+        """Apply a batch in commit order on the touched pupils' rows held in memory, then
+        write what changed in bulk."""
+        rows = PupilRows(session, self.tables)
+        rows.load(resumed_pupils(events))
+        for event in events:
+            if event.payload is None:
+                continue  # shredded: the tombstone (RecordsPurged) does the clean-up
+            handler = self._handlers.get(event.type)
+            if handler is not None:
+                handler(rows, event, event.payload)
+        rows.flush()
 
 
-def _registered(session: Session, event: ProjectedEvent, p: dict[str, Any]) -> None:
-    session.execute(
-        insert(safeguarding_pupils).values(pupil_id=event.pupil_id, academy=p["academy"])
-    )
+def _registered(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:
+    rows.add(safeguarding_pupils, {"pupil_id": event.pupil_id, "academy": p["academy"]})
 
 
-def _transferred(session: Session, event: ProjectedEvent, p: dict[str, Any]) -> None:
+def _transferred(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:
     # The receiving academy's DSL now holds the pupil's safeguarding picture.
     for table in _ROWS:
-        session.execute(
-            update(table).where(table.c.pupil_id == event.pupil_id).values(academy=p["to_academy"])
-        )
+        for row in rows.rows(table, event.pupil_id):
+            row["academy"] = p["to_academy"]
+            rows.changed(table, row)
 
 
-def _concern_raised(session: Session, event: ProjectedEvent, p: dict[str, Any]) -> None:
+def _concern_raised(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:
     if p["area_of_need"] not in DSL_AREAS:
         return
-    session.execute(
-        insert(safeguarding_concerns).values(
-            pupil_id=event.pupil_id,
-            seq=event.seq,
-            academy=_academy(session, event.pupil_id),
-            area=p["area_of_need"],
-            raised_on=date.fromisoformat(p["happened_on"]),
-            raised_by=p["recorded_by"]["staff_id"],
-        )
+    rows.add(
+        safeguarding_concerns,
+        {
+            "pupil_id": event.pupil_id,
+            "seq": event.seq,
+            "academy": _academy(rows, event),
+            "area": p["area_of_need"],
+            "raised_on": date.fromisoformat(p["happened_on"]),
+            "raised_by": p["recorded_by"]["staff_id"],
+            "decision_seq": None,
+        },
     )
 
 
-def _cross_referenced(session: Session, event: ProjectedEvent, p: dict[str, Any]) -> None:
-    academy = _academy(session, event.pupil_id)
+def _cross_referenced(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:
+    academy = _academy(rows, event)
     day = date.fromisoformat(p["happened_on"])
-    session.execute(
-        insert(safeguarding_crossrefs).values(
-            pupil_id=event.pupil_id,
-            seq=event.seq,
-            academy=academy,
-            added_at_academy=academy,
-            cpoms_log_id=p["cpoms_log_id"],
-            added_by=p["recorded_by"]["staff_id"],
-            added_role=p["recorded_by"]["role"],
-            added_on=day,
-            recorded_at=p["recorded_at"],
-            dsl_decision=p["dsl_decision"],
-            decided_by=p["decided_by"],
+    rows.add(
+        safeguarding_crossrefs,
+        {
+            "pupil_id": event.pupil_id,
+            "seq": event.seq,
+            "academy": academy,
+            "added_at_academy": academy,
+            "cpoms_log_id": p["cpoms_log_id"],
+            "added_by": p["recorded_by"]["staff_id"],
+            "added_role": p["recorded_by"]["role"],
+            "added_on": day,
+            "recorded_at": p["recorded_at"],
+            "dsl_decision": p["dsl_decision"],
+            "decided_by": p["decided_by"],
+            "corrected_by_seq": None,
+        },
+    )
+    for concern in rows.rows(safeguarding_concerns, event.pupil_id):
+        if concern["decision_seq"] is None and concern["raised_on"] <= day:
+            concern["decision_seq"] = event.seq
+            rows.changed(safeguarding_concerns, concern)
+
+
+def _corrected(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:
+    for crossref in rows.rows(safeguarding_crossrefs, event.pupil_id):
+        if crossref["seq"] == p["corrects_seq"]:
+            crossref["corrected_by_seq"] = event.seq
+            rows.changed(safeguarding_crossrefs, crossref)
+
+
+def _purged(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:
+    rows.wipe(event.pupil_id)
+
+
+def _academy(rows: PupilRows, event: ProjectedEvent) -> str:
+    found = rows.rows(safeguarding_pupils, event.pupil_id)
+    if not found:
+        raise ProjectionError(
+            f"safeguarding: entry {event.seq} of pupil {event.pupil_id} ({event.type}) came "
+            "before the pupil's registration was applied; run `chronicle projections rebuild "
+            "safeguarding`"
         )
-    )
-    c = safeguarding_concerns.c
-    session.execute(
-        update(safeguarding_concerns)
-        .where(c.pupil_id == event.pupil_id, c.decision_seq.is_(None), c.raised_on <= day)
-        .values(decision_seq=event.seq)
-    )
-
-
-def _corrected(session: Session, event: ProjectedEvent, p: dict[str, Any]) -> None:
-    c = safeguarding_crossrefs.c
-    session.execute(
-        update(safeguarding_crossrefs)
-        .where(c.pupil_id == event.pupil_id, c.seq == p["corrects_seq"])
-        .values(corrected_by_seq=event.seq)
-    )
-
-
-def _purged(session: Session, event: ProjectedEvent, p: dict[str, Any]) -> None:
-    for table in _ROWS:
-        session.execute(delete(table).where(table.c.pupil_id == event.pupil_id))
-
-
-def _academy(session: Session, pupil_id: UUID) -> str:
-    c = safeguarding_pupils.c
-    academy: str = session.execute(select(c.academy).where(c.pupil_id == pupil_id)).scalar_one()
+    academy: str = found[0]["academy"]
     return academy
 
 

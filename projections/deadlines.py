@@ -14,7 +14,7 @@ No plaintext: ids, rule codes, academy codes, staff ids and dates only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -29,18 +29,17 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    delete,
-    insert,
     or_,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 
 from domain.policy import TrustPolicy
 from domain.values import add_months, add_school_days, school_year
 from projections.base import ProjectedEvent
+from projections.bulk import PupilRows
 from projections.chronology import ReadStore
+from projections.runner import ProjectionError, resumed_pupils
 
 metadata = MetaData()
 deadline_pupils = Table(
@@ -83,6 +82,7 @@ RULES: dict[str, str] = {
     "phase_transfer": "EHC plan amended for the phase transfer",
     "records_transfer": "send the SEND file to the next setting",
     "parental_agreement": "renew the parents' signed agreement",
+    "subject_access": "respond to the subject access request",
 }
 # The last year group before each statutory phase transfer (SEND Regulations 2014, reg. 18):
 # primary to secondary after Year 6 (15 February), secondary to post-16 after Year 11
@@ -91,6 +91,9 @@ RULES: dict[str, str] = {
 PHASE_TRANSFERS = ((6, "secondary", False), (11, "post16", True))
 # Deadlines that leave with the pupil: once on another setting's roll they are not ours.
 _MOOT_ON_LEAVING = "left_trust"
+# ... except these: the SEND file still has to go, and a data-protection request made to
+# the trust is still the trust's to answer.
+_STAY_ON_LEAVING = ("records_transfer", "subject_access")
 _ANNUAL = ("annual_review_notice", "annual_review", "annual_review_papers", "annual_review_report")
 
 
@@ -119,47 +122,56 @@ class DeadlineSchedule:
             "AnnualReviewScheduled": self._annual_review_scheduled,
             "AnnualReviewHeld": self._annual_review_held,
             "AnnualReviewReportSent": self._annual_review_report_sent,
+            "SubjectAccessRequested": self._subject_access_requested,
+            "RecordsDisclosed": self._records_disclosed,
         }
         self.event_types = frozenset(self._handlers)
 
     def apply(self, session: Session, event: ProjectedEvent) -> None:
-        if event.payload is None:
-            return  # shredded: the tombstone (RecordsPurged) does the clean-up
-        handler = self._handlers.get(event.type)
-        if handler is not None:
-            handler(_Entry(session, event, event.payload))
+        self.apply_batch(session, [event])
+
+    def apply_batch(self, session: Session, events: Sequence[ProjectedEvent]) -> None:
+        """Apply a batch in commit order on the touched pupils' rows held in memory (read
+        with one query per table), then write what changed in bulk."""
+        rows = PupilRows(session, self.tables)
+        # A pupil whose first entry here is its registration has no rows yet.
+        rows.load(resumed_pupils(events))
+        for event in events:
+            if event.payload is None:
+                continue  # shredded: the tombstone (RecordsPurged) does the clean-up
+            handler = self._handlers.get(event.type)
+            if handler is not None:
+                handler(_Entry(rows, event, event.payload))
+        rows.flush()
 
     # ----- the pupil -----------------------------------------------------------------------
 
     def _registered(self, e: _Entry) -> None:
-        e.session.execute(
-            insert(deadline_pupils).values(
-                pupil_id=e.pupil_id,
-                academy=e.p["academy"],
-                year_group=e.p["year_group"],
-                registered_on=e.day,
-            )
+        e.state.add(
+            deadline_pupils,
+            {
+                "pupil_id": e.pupil_id,
+                "academy": e.p["academy"],
+                "year_group": e.p["year_group"],
+                "registered_on": e.day,
+            },
         )
 
     def _transferred(self, e: _Entry) -> None:
         # Open deadlines move with the pupil: the new academy's staff now owe them.
         to = e.p["to_academy"]
-        e.session.execute(
-            update(deadline_pupils)
-            .where(deadline_pupils.c.pupil_id == e.pupil_id)
-            .values(academy=to)
-        )
-        e.session.execute(
-            update(deadlines)
-            .where(deadlines.c.pupil_id == e.pupil_id, deadlines.c.closed_seq.is_(None))
-            .values(academy=to)
-        )
+        for pupil in e.state.rows(deadline_pupils, e.pupil_id):
+            pupil["academy"] = to
+            e.state.changed(deadline_pupils, pupil)
+        for row in e.rows():
+            row["academy"] = to
+            e.state.changed(deadlines, row)
 
     def _left(self, e: _Entry) -> None:
         sent = _day_or_none(e.p["records_sent_on"])
         if not e.rows("records_transfer", open_only=False):
             # The first LeftTrust; a later one for the same move completes what it knew.
-            e.close_all(outcome=_MOOT_ON_LEAVING, but_not="records_transfer")
+            e.close_all(outcome=_MOOT_ON_LEAVING, but_not=_STAY_ON_LEAVING)
             due = _day_or_none(e.p.get("records_due_by")) or add_school_days(
                 e.day, self.policy.deadlines.records_transfer_school_days
             )
@@ -168,8 +180,7 @@ class DeadlineSchedule:
             e.close("records_transfer", "departure", on=sent)
 
     def _purged(self, e: _Entry) -> None:
-        for table in self.tables:
-            e.session.execute(delete(table).where(table.c.pupil_id == e.pupil_id))
+        e.state.wipe(e.pupil_id)
 
     # ----- plans ---------------------------------------------------------------------------
 
@@ -271,6 +282,21 @@ class DeadlineSchedule:
         e.open("annual_review", "ehcp", by)
         e.open("annual_review_notice", "ehcp", self.policy.annual_review_notice_by(by))
 
+    # ----- data protection -----------------------------------------------------------------
+
+    def _subject_access_requested(self, e: _Entry) -> None:
+        # One calendar month from receipt (UK GDPR art. 12(3)); the entry carries the date.
+        due = _day_or_none(e.p.get("respond_by")) or add_months(e.day, 1)
+        e.open("subject_access", str(e.event.seq), due, detail=e.p["requester_relationship"])
+
+    def _records_disclosed(self, e: _Entry) -> None:
+        # The subject-access export answers every request its entries cover.
+        if e.p["purpose"] != "subject_access":
+            return
+        for row in e.rows("subject_access"):
+            if row["opened_seq"] <= e.p["up_to_seq"]:
+                e.close("subject_access", row["subject"], outcome="met")
+
 
 def _plan_rule(kind: str) -> str:
     return "reduced_timetable_review" if kind == "interim_reduced_timetable" else "plan_review"
@@ -281,73 +307,69 @@ def _day_or_none(value: Any) -> date | None:
 
 
 class _Entry:
-    """One event being applied, with the row operations the rules are written in."""
+    """One event being applied, with the row operations the rules are written in. They work
+    on the batch's rows in memory (`state`); the batch writes them back at its end."""
 
-    def __init__(self, session: Session, event: ProjectedEvent, payload: dict[str, Any]) -> None:
-        self.session, self.event, self.p = session, event, payload
+    def __init__(self, state: PupilRows, event: ProjectedEvent, payload: dict[str, Any]) -> None:
+        self.state, self.event, self.p = state, event, payload
         self.pupil_id = event.pupil_id
         self.day = date.fromisoformat(payload["happened_on"])
 
-    def pupil(self) -> Any:
-        return (
-            self.session.execute(
-                select(deadline_pupils).where(deadline_pupils.c.pupil_id == self.pupil_id)
+    def pupil(self) -> dict[str, Any]:
+        found = self.state.rows(deadline_pupils, self.pupil_id)
+        if not found:
+            raise ProjectionError(
+                f"deadlines: entry {self.event.seq} of pupil {self.pupil_id} "
+                f"({self.event.type}) came before the pupil's registration was applied; "
+                "run `chronicle projections rebuild deadlines`"
             )
-            .mappings()
-            .one()
-        )
+        return found[0]
 
     def open(self, rule: str, subject: str, due: date, *, detail: str | None = None) -> None:
-        self.session.execute(
-            insert(deadlines).values(
-                pupil_id=self.pupil_id,
-                opened_seq=self.event.seq,
-                rule=rule,
-                subject=subject,
-                detail=detail,
-                academy=self.pupil()["academy"],
-                responsible=self.p["recorded_by"]["staff_id"],
-                opened_on=self.day,
-                due_on=due,
-            )
+        self.state.add(
+            deadlines,
+            {
+                "pupil_id": self.pupil_id,
+                "opened_seq": self.event.seq,
+                "rule": rule,
+                "subject": subject,
+                "detail": detail,
+                "academy": self.pupil()["academy"],
+                "responsible": self.p["recorded_by"]["staff_id"],
+                "opened_on": self.day,
+                "due_on": due,
+                "closed_seq": None,
+                "closed_on": None,
+                "outcome": None,
+            },
         )
 
     def rows(
         self, rule: str | None = None, subject: str | None = None, *, open_only: bool = True
-    ) -> list[Any]:
-        d = deadlines.c
-        query = select(deadlines).where(d.pupil_id == self.pupil_id)
-        if open_only:
-            query = query.where(d.closed_seq.is_(None))
-        if rule is not None:
-            query = query.where(d.rule == rule)
-        if subject is not None:
-            query = query.where(d.subject == subject)
-        return list(self.session.execute(query).mappings())
+    ) -> list[dict[str, Any]]:
+        return [
+            row
+            for row in self.state.rows(deadlines, self.pupil_id)
+            if (not open_only or row["closed_seq"] is None)
+            and (rule is None or row["rule"] == rule)
+            and (subject is None or row["subject"] == subject)
+        ]
 
     def close(
         self, rule: str, subject: str, *, on: date | None = None, outcome: str = "met"
     ) -> None:
         """Close the open deadline of this rule and subject (if any), on `on` or this day."""
-        d = deadlines.c
-        self.session.execute(
-            update(deadlines)
-            .where(
-                d.pupil_id == self.pupil_id,
-                d.rule == rule,
-                d.subject == subject,
-                d.closed_seq.is_(None),
-            )
-            .values(closed_seq=self.event.seq, closed_on=on or self.day, outcome=outcome)
-        )
+        for row in self.rows(rule, subject):
+            self._close(row, on or self.day, outcome)
 
-    def close_all(self, *, outcome: str, but_not: str) -> None:
-        d = deadlines.c
-        self.session.execute(
-            update(deadlines)
-            .where(d.pupil_id == self.pupil_id, d.closed_seq.is_(None), d.rule != but_not)
-            .values(closed_seq=self.event.seq, closed_on=self.day, outcome=outcome)
-        )
+    def close_all(self, *, outcome: str, but_not: tuple[str, ...]) -> None:
+        for row in self.rows():
+            if row["rule"] not in but_not:
+                self._close(row, self.day, outcome)
+
+    def _close(self, row: dict[str, Any], on: date, outcome: str) -> None:
+        row.update(closed_seq=self.event.seq, closed_on=on, outcome=outcome)
+        self.state.changed(deadlines, row)
 
 
 # ----- reading ----------------------------------------------------------------------------

@@ -33,10 +33,24 @@ from uuid import UUID
 import sqlalchemy.exc
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
-from sqlalchemy import Table, delete, func, insert, inspect, select, text, update
-from sqlalchemy.engine import CursorResult, Engine, Row
+from sqlalchemy import (
+    LargeBinary,
+    Table,
+    Text,
+    cast,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session
 
+from crypto.envelope import is_sealed
 from crypto.errors import CryptoError, KeyShredded
 from crypto.mapper import event_type
 from projections.base import ProjectedEvent, Projection
@@ -45,6 +59,8 @@ if TYPE_CHECKING:  # the application wires projections in; they never import it 
     from api.application import PupilRecords
 
 Progress = Callable[[int, int], None]
+# One stored event as read: notification id, pupil id, sequence number, topic, state.
+_Stored = tuple[int, UUID, int, str, bytes]
 
 DEFAULT_BATCH = 2000
 REBUILD_BATCH = 5000  # a rebuild is a long run of appends: larger batches, fewer commits
@@ -52,6 +68,7 @@ _NAME_MAX = 32  # the library's tracking table holds application names of 32 cha
 _ADVISORY_LOCK = 0x43485232  # "CHR2": one projection runner at a time on PostgreSQL
 _MAX_CONFLICTS = 20
 _IN_CHUNK = 500  # ids per IN list: well inside SQLite's and PostgreSQL's parameter limits
+_SHREDDED_MAX = 100_000  # shredded pupils remembered at once (see `_payload`)
 
 
 class ProjectionError(Exception):
@@ -108,6 +125,7 @@ class ProjectionRunner:
         self._lock = threading.Lock()
         self._topics: dict[str, str] = {}
         self._kinds: dict[str, str] = {}
+        self._shredded: set[UUID] = set()  # pupils (and access streams) found shredded
 
     @property
     def projections(self) -> list[Projection]:
@@ -213,6 +231,11 @@ class ProjectionRunner:
                 return 0
             last, covered = span
             rows = self._read(session, projections, low, last)
+            # The batch's keys in one query per 500 pupils, not a round trip each (a rebuild
+            # in a new process has none cached); shredded pupils are skipped.
+            self._records.data_keys.prefetch(
+                list({row[1]: None for row in rows if row[1] not in self._shredded})
+            )
             feeds = self._feeds(projections, positions, rows)
             # Positions first: the compare-and-set is also what takes SQLite's write
             # lock, so everything written below is written by the only runner.
@@ -241,11 +264,20 @@ class ProjectionRunner:
 
     def _read(
         self, session: Session, projections: list[Projection], after: int, last: int
-    ) -> Sequence[Row[Any]]:
-        """The events in (after, last] that some projection consumes."""
+    ) -> list[_Stored]:
+        """The events in (after, last] that some projection consumes, as plain tuples
+        (notification id, pupil id, sequence number, topic, state)."""
         e = self._events.c
+        # The pupil id as the driver's raw value (16 bytes on SQLite, text on PostgreSQL)
+        # made a UUID once per pupil and batch: converting it per row through the column
+        # type cost more than a tenth of a rebuild.
+        raw_id = (
+            cast(e.originator_id, Text)
+            if self._postgres
+            else type_coerce(e.originator_id, LargeBinary)
+        )
         statement = (
-            select(e.id, e.originator_id, e.originator_version, e.topic, e.state)
+            select(e.id, raw_id, e.originator_version, e.topic, e.state)
             .where(e.id > after, e.id <= last)
             .order_by(e.id)
         )
@@ -255,37 +287,42 @@ class ProjectionRunner:
             # the unwanted topics (not the wanted ones) keeps an event whose topic this code
             # does not know (an old, renamed class) on the safe side: read, judged by type.
             statement = statement.where(e.topic.not_in(unwanted))
-        return session.execute(statement).all()
+        ids: dict[Any, UUID] = {}
+        found: list[_Stored] = []
+        for notification_id, raw, seq, topic, state in session.execute(statement).tuples():
+            pupil_id = ids.get(raw)
+            if pupil_id is None:
+                pupil_id = ids[raw] = _raw_uuid(raw)
+            found.append((int(notification_id), pupil_id, int(seq), topic, bytes(state)))
+        return found
 
     def _feeds(
         self,
         projections: list[Projection],
         positions: dict[str, int],
-        rows: Sequence[Row[Any]],
+        rows: list[_Stored],
     ) -> dict[str, list[ProjectedEvent]]:
         feeds: dict[str, list[ProjectedEvent]] = {p.name: [] for p in projections}
-        takers_of: dict[str, list[Projection]] = {}
+        takers_of: dict[str, list[list[ProjectedEvent]]] = {}
         behind = len(set(positions.values())) > 1  # after a partial rebuild, or a new model
         for row in rows:
-            kind = self._kind(row.topic)
+            notification_id, pupil_id, seq, topic, _ = row
+            kind = self._kind(topic)
             takers = takers_of.get(kind)
-            if takers is None:
-                takers = takers_of[kind] = [
-                    p for p in projections if p.event_types is None or kind in p.event_types
+            if takers is None or behind:
+                takers = [
+                    feeds[p.name]
+                    for p in projections
+                    if (p.event_types is None or kind in p.event_types)
+                    and positions[p.name] < notification_id
                 ]
-            if behind:
-                takers = [p for p in takers if positions[p.name] < row.id]
+                if not behind:
+                    takers_of[kind] = takers
             if not takers:
                 continue
-            event = ProjectedEvent(
-                notification_id=int(row.id),
-                pupil_id=_uuid(row.originator_id),
-                seq=int(row.originator_version),
-                type=kind,
-                payload=self._payload(row),
-            )
-            for projection in takers:
-                feeds[projection.name].append(event)
+            event = ProjectedEvent(notification_id, pupil_id, seq, kind, self._payload(row))
+            for feed in takers:
+                feed.append(event)
         return feeds
 
     def _kind(self, topic: str) -> str:
@@ -294,23 +331,26 @@ class ProjectionRunner:
             kind = self._kinds[topic] = event_type(topic)
         return kind
 
-    def _payload(self, row: Row[Any]) -> dict[str, Any] | None:
+    def _payload(self, row: _Stored) -> dict[str, Any] | None:
+        notification_id, pupil_id, seq, topic, state = row
+        if pupil_id in self._shredded and is_sealed(state):
+            return None  # a shredded key never comes back: no need to ask the store again
         stored = StoredEvent(
-            originator_id=_uuid(row.originator_id),
-            originator_version=int(row.originator_version),
-            topic=row.topic,
-            state=bytes(row.state),
+            originator_id=pupil_id, originator_version=seq, topic=topic, state=state
         )
         try:
             payload: dict[str, Any] = json.loads(
-                self._records.sealing_mapper.committed(stored).payload
+                self._records.sealing_mapper.committed(stored).payload.decode()
             )
         except KeyShredded:
+            if len(self._shredded) >= _SHREDDED_MAX:
+                self._shredded.clear()  # bounded: a pupil's events are mostly close together
+            self._shredded.add(pupil_id)
             return None  # purged pupil: its RecordsPurged tombstone does the clean-up
         except CryptoError as e:
             raise ProjectionError(
-                f"notification {row.id} (entry {row.originator_version} of pupil "
-                f"{row.originator_id}) cannot be read: {e}; run `chronicle ledger verify`"
+                f"notification {notification_id} (entry {seq} of pupil {pupil_id}) cannot "
+                f"be read: {e}; run `chronicle ledger verify`"
             ) from None
         return payload
 
@@ -374,9 +414,11 @@ class ProjectionRunner:
         if wanted is None:
             return []
         if not self._topics:
+            from domain.access import ACCESS_EVENT_TYPES
             from domain.events import EVENT_TYPES
 
-            self._topics = {get_topic(cls): cls.__name__ for cls in EVENT_TYPES}
+            every = (*EVENT_TYPES, *ACCESS_EVENT_TYPES)
+            self._topics = {get_topic(cls): cls.__name__ for cls in every}
         return [topic for topic, kind in self._topics.items() if kind not in wanted]
 
     def _select(self, names: Sequence[str] | None) -> list[Projection]:
@@ -448,6 +490,20 @@ def by_pupil(events: Sequence[ProjectedEvent]) -> dict[UUID, list[ProjectedEvent
     return groups
 
 
+def resumed_pupils(events: Sequence[ProjectedEvent]) -> list[UUID]:
+    """The pupils whose first event in `events` is not their first entry (sequence number
+    above 1): those that may have rows already. The others start here."""
+    seen: set[int] = set()
+    resumed = []
+    for event in events:
+        key = event.pupil_id.int  # an int hashes in C; a UUID's hash is Python code
+        if key not in seen:
+            seen.add(key)
+            if event.seq > 1:
+                resumed.append(event.pupil_id)
+    return resumed
+
+
 def delete_pupils(session: Session, table: Table, pupil_ids: Iterable[UUID]) -> None:
     """Delete `table`'s rows of these pupils (the table has a `pupil_id` column)."""
     for chunk in chunks(list(pupil_ids), _IN_CHUNK):
@@ -461,3 +517,11 @@ def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 def _uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _raw_uuid(value: object) -> UUID:
+    """A pupil id from the events table's raw column value (16 bytes on SQLite, text on
+    PostgreSQL; anything else the column type's own conversion would accept)."""
+    if isinstance(value, bytes | memoryview) and len(value) == 16:
+        return UUID(bytes=bytes(value))
+    return _uuid(value)
