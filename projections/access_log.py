@@ -232,13 +232,16 @@ def access_log(
     since: date | None = None,
     until: date | None = None,
     academy: str | None = None,
+    pupils_now_at: Sequence[str] | None = None,
     details: bool = True,
     limit: int | None = None,
 ) -> list[AccessEntry]:
     """Reads of pupils' records, oldest first, filtered (all filters combine with AND).
 
     `since`/`until` bound the day of the read, both inclusive; `academy` is the academy the
-    pupil was at when it was read. With `details`, each row's purpose and full `what` are
+    pupil was at when it was read; `pupils_now_at` keeps the reads of pupils whose academy
+    is now one of those (a caller's scope: a pupil who moved belongs to the new academy
+    only). With `details`, each row's purpose and full `what` are
     decrypted from its entry (one range read per pupil shown); `limit` keeps the most
     recent rows.
     """
@@ -258,6 +261,11 @@ def access_log(
         query = query.where(c.read_on <= until)
     if academy is not None:
         query = query.where(c.academy == academy)
+    if pupils_now_at is not None:
+        now_at = select(access_pupils.c.pupil_id).where(
+            access_pupils.c.academy.in_(list(pupils_now_at))
+        )
+        query = query.where(c.pupil_id.in_(now_at))
     if limit is not None:
         query = query.order_by(c.recorded_at.desc(), c.pupil_id.desc(), c.seq.desc()).limit(limit)
     else:

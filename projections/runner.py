@@ -126,6 +126,10 @@ class ProjectionRunner:
         self._topics: dict[str, str] = {}
         self._kinds: dict[str, str] = {}
         self._shredded: set[UUID] = set()  # pupils (and access streams) found shredded
+        # Every projection is known to have applied every event up to this notification id
+        # (positions only move on, except in `rebuild`). Lets concurrent readers that all
+        # call `catch_up` skip the runner once one of them has caught up past their head.
+        self._caught_up_to = 0
 
     @property
     def projections(self) -> list[Projection]:
@@ -141,7 +145,21 @@ class ProjectionRunner:
                 f"the tables of {', '.join(sorted(self._stale))} were made by another version "
                 "of Chronicle: run `chronicle projections rebuild` (or rebuild those by name)"
             )
-        return self._follow(self._projections, batch, None, 0)
+        if batch < 1:
+            raise ProjectionError(f"batch must be at least 1 event (got {batch})")
+        head = self._head()
+        if head <= self._caught_up_to:
+            return 0  # someone caught up past every event this caller could have seen
+        done = self._follow(self._projections, batch, None, 0)
+        with self._lock:
+            # `_follow` returned after a step that found the rest of the log: every event
+            # committed before `head` was read (ids commit in order) is applied.
+            self._caught_up_to = max(self._caught_up_to, head)
+        return done
+
+    def _head(self) -> int:
+        with self._transaction(False) as session:
+            return int(session.execute(select(func.max(self._events.c.id))).scalar() or 0)
 
     def rebuild(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> int:
         """Drop and recreate the named projections' tables (all when `names` is None), reset
@@ -149,6 +167,8 @@ class ProjectionRunner:
         called after each batch. Returns how many events were replayed. Other projections
         are left where they are."""
         targets = self._select(names)
+        with self._lock:
+            self._caught_up_to = 0
         with self._lock, self._transaction(True) as session:
             self._prepare(session)
             # The tracking reset comes first: on SQLite it opens the transaction, so the

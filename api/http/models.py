@@ -649,3 +649,26 @@ class ExportRequest(_Body):
         examples=["SEND Regulations 2014, reg. 17(1)(a)"],
     )
     redactions: list[Redaction] = Field(default_factory=list, max_length=1_000, examples=[[]])
+
+
+class AccessLogRow(BaseModel):
+    """One read of a pupil's records, across pupils (the access-log read model)."""
+
+    pupil_id: UUID
+    seq: int = Field(description="The entry's number in the pupil's access stream.")
+    staff_id: str = Field(examples=["OAK-sendco-1"])
+    role: str = Field(examples=["sendco"])
+    what: str = Field(examples=["chronology"])
+    detail: str | None = Field(
+        default=None, description="The full `what` (a chronology read's filters, say)."
+    )
+    read_on: date
+    recorded_at: str = Field(examples=["2025-03-03T10:00:00.000000Z"])
+    academy: str | None = Field(description="The pupil's academy when it was read.")
+    purpose: str | None = Field(examples=["SAR-2025-014"])
+
+
+class AccessLogPage(BaseModel):
+    """Reads of pupils' records, most recent last."""
+
+    entries: list[AccessLogRow]

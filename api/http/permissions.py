@@ -32,6 +32,7 @@ _TABLE: dict[str, tuple[Access, ...]] = {
     "POST /pupils/{pupil_id}/concerns":         (S, S, S, D, D, D, D),
     "POST /pupils/{pupil_id}/register-status":  (S, D, D, D, D, D, D),
     "GET /pupils/{pupil_id}/access-log":        (D, D, S, S, D, D, D),
+    "GET /access-log":                          (D, D, S, S, D, D, D),
     "GET /ledger/checkpoint":                   (A, D, D, A, A, A, A),
     "GET /ledger/consistency":                  (A, D, D, A, A, A, A),
     # Entries (api/http/commands.py): the SENDCo records; the DSL adds and corrects

@@ -23,6 +23,8 @@ from api.http.access import record_views
 from api.http.auth import Caller, Permitted, Purpose, ServiceDep
 from api.http.errors import ApiError, responses
 from api.http.models import (
+    AccessLogPage,
+    AccessLogRow,
     AwaitingDecisionOut,
     AwaitingDecisionPage,
     CensusCounts,
@@ -35,6 +37,7 @@ from api.http.models import (
 )
 from api.http.service import Service
 from domain.values import NeedType, RegisterStatus
+from projections.access_log import access_log
 from projections.census import CensusReader
 from projections.crossrefs import awaiting_decision, cross_references
 from projections.deadlines import deadline_pupils, due_deadlines
@@ -349,3 +352,26 @@ def get_awaiting_decision(
             for w in page
         ],
     )
+
+
+@router.get("/access-log", response_model=AccessLogPage, responses=_LIST_ERRORS)
+def get_access_log_across(
+    svc: ServiceDep,
+    caller: Permitted,
+    academy: Academy = None,
+    staff: Annotated[
+        str | None, Query(max_length=64, description="Only reads by this staff id.")
+    ] = None,
+    since: Annotated[date | None, Query(description="From this day (inclusive).")] = None,
+    until: Annotated[date | None, Query(description="Up to this day (inclusive).")] = None,
+    limit: Limit = 100,
+) -> AccessLogPage:
+    """Who read which pupils' records, across the pupils of your academies: the most recent
+    `limit` reads, oldest first, with the purpose each reader gave. For one pupil, see
+    GET /pupils/{pupil_id}/access-log. Like that one, this read is not itself logged."""
+    scope = _academies(caller, academy)
+    svc.catch_up()
+    found = access_log(
+        svc.records, staff=staff, since=since, until=until, pupils_now_at=scope, limit=limit
+    )
+    return AccessLogPage(entries=[AccessLogRow(**entry.as_json()) for entry in found])

@@ -33,6 +33,27 @@ def test_reading_a_chronology_adds_exactly_one_access_record(api: Api) -> None:
     assert api.events(stream) == 3
 
 
+def test_the_access_log_across_pupils_for_a_dsl_of_their_academies(api: Api) -> None:
+    oak, elm = api.add_pupil("OAK"), api.add_pupil("ELM")
+    reader = api.headers("sendco", (), purpose="Annual review prep")
+    for pupil in (oak, elm):
+        assert api.client.get(f"/pupils/{pupil.id}/chronology", headers=reader).is_success
+    oak_dsl = api.headers("dsl", ("OAK",))
+    entries = api.client.get("/access-log", headers=oak_dsl).json()["entries"]
+    assert {e["pupil_id"] for e in entries} == {str(oak.id)}  # ELM's pupil is not in scope
+    (entry,) = entries
+    assert entry["role"] == "sendco" and entry["what"] == "chronology"
+    assert entry["purpose"] == "Annual review prep"  # decrypted from the entry, not stored
+    everyone = api.client.get("/access-log", headers=api.headers("dpo", ())).json()["entries"]
+    assert {e["pupil_id"] for e in everyone} == {str(oak.id), str(elm.id)}
+    by_staff = api.client.get(f"/access-log?staff={entry['staff_id']}x", headers=oak_dsl).json()[
+        "entries"
+    ]
+    assert by_staff == []
+    refused = api.client.get("/access-log?since=2025-02-01&until=2025-01-01", headers=oak_dsl)
+    assert refused.status_code == 422 and "after" in refused.json()["detail"]
+
+
 def test_a_read_never_changes_the_pupils_version(api: Api) -> None:
     pupil = api.add_pupil()
     h = api.headers("sendco")

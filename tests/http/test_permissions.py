@@ -102,6 +102,12 @@ def _get(url: str) -> Call:
     return lambda api, h, p: api.client.get(url, headers=h)
 
 
+def _access_log(api: Api, h: dict[str, str], p: Pupil) -> httpx.Response:
+    """The access log across pupils, after someone (a trust-wide SENDCo) read `p`."""
+    assert api.client.get(f"/pupils/{p.id}", headers=api.headers("sendco", ())).is_success
+    return api.client.get("/access-log", headers=h)
+
+
 CALLS: dict[str, Call] = {
     "GET /pupils": lambda api, h, p: api.client.get("/pupils", headers=h),
     "POST /pupils": _register,
@@ -114,6 +120,7 @@ CALLS: dict[str, Call] = {
     "GET /pupils/{pupil_id}/access-log": lambda api, h, p: api.client.get(
         f"/pupils/{p.id}/access-log", headers=h
     ),
+    "GET /access-log": _access_log,
     "GET /ledger/checkpoint": lambda api, h, p: api.client.get("/ledger/checkpoint", headers=h),
     "GET /ledger/consistency": lambda api, h, p: api.client.get(
         "/ledger/consistency?old=1&new=1", headers=h
@@ -141,6 +148,7 @@ LISTINGS: dict[str, Callable[[dict[str, Any]], set[str]]] = {
         x["pupil_id"] for x in body["cross_references"]
     },
     "GET /safeguarding/awaiting-decision": lambda body: {p["pupil_id"] for p in body["pupils"]},
+    "GET /access-log": lambda body: {e["pupil_id"] for e in body["entries"]},
 }
 
 
