@@ -278,3 +278,61 @@ def _check_chronologies(
         }
         assert not refused & {d for d, _ in found}
         assert _version(client, pupil) == start_versions[pupil] + len(expected)
+
+
+def test_keys_rotate_while_the_service_runs_fails_no_read_or_write(server: LiveServer) -> None:
+    """`chronicle keys rotate` (another process) twice while clients read existing pupils,
+    write to them and register new ones (new data keys): every answer is a success, and
+    afterwards every pupil reads and the ledger verifies."""
+    run = secrets.token_hex(4)
+    token = server.add_user("rotating-sendco", "sendco")
+    server.start()
+    failures: list[str] = []
+    stop = threading.Event()
+    with _client(server, token) as setup:
+        pupils = [_register(setup, run, n) for n in range(4)]
+
+    def work(worker: int) -> None:
+        with _client(server, token) as client:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                pupil = pupils[(worker + n) % len(pupils)]
+                read = client.get(f"/pupils/{pupil}/chronology")
+                if read.status_code != 200:
+                    failures.append(f"read {read.status_code} {read.text[:200]}")
+                    continue
+                version = read.json()["entries"][-1]["seq"]
+                wrote = client.post(
+                    f"/pupils/{pupil}/concerns",
+                    headers={"If-Match": str(version)},
+                    json={"source": "teacher", "description": f"rotation {run} {worker} {n}"},
+                )
+                if wrote.status_code not in (201, 409):  # 409: another worker wrote first
+                    failures.append(f"write {wrote.status_code} {wrote.text[:200]}")
+                if n % 3 == 0:
+                    new = _register(client, f"{run}-{worker}", n)  # a new pupil: a new key
+                    pupils.append(new)
+
+    with ThreadPoolExecutor(6) as pool:
+        running = [pool.submit(work, w) for w in range(6)]
+        time.sleep(1.0)
+        for _ in range(2):
+            rotated = server.cli("keys", "rotate", check=False)
+            assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+            time.sleep(1.0)
+        stop.set()
+        for done in running:
+            done.result()
+    with _client(server, token) as client:
+        for pupil in pupils:
+            read = client.get(f"/pupils/{pupil}/chronology")
+            if read.status_code != 200:
+                failures.append(f"after: read {read.status_code} {read.text[:200]}")
+    server.stop()
+    assert not failures, failures[:5]
+    assert "Traceback" not in server.log(), server.log()
+    verified = server.cli("ledger", "verify", check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    keys = list((server.home / "keys").glob("kek-*.json"))
+    assert len(keys) == 1, keys  # the two old KEKs were retired after their re-wrap
