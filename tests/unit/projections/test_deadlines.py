@@ -489,3 +489,22 @@ def test_a_transition_planned_after_the_amendment_does_not_reopen_it() -> None:
         (date(2026, 2, 15), "met"),
         (date(2031, 3, 31), None),
     ]
+
+
+# ----- data-protection rights -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("trust", [DEFAULT, ASPIRE, HARMONY], ids=lambda t: t.trust)
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [(date(2025, 1, 31), date(2025, 2, 28)), (date(2025, 3, 14), date(2025, 4, 14))],
+)
+def test_a_subject_access_response_is_due_one_calendar_month_after_receipt(
+    trust: TrustPolicy, received: date, due: date
+) -> None:
+    schedule, pupil = Schedule(trust), a_pupil(concerns=0)
+    pupil.request_subject_access(
+        request_reference="SAR-2025-001", requester_relationship="parent", **on(received)
+    )
+    schedule.feed(pupil)
+    assert_boundary(schedule, "subject_access", due)
