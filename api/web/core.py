@@ -20,8 +20,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.application import ConflictingUpdate
 from api.http.errors import ApiError
 from api.http.permissions import PURPOSE_REQUIRED, Access
+from api.http.retention import retention_for
 from api.http.service import Service
-from api.retention import Retention
+from api.retention import PURGE_JOURNAL, Retention
 from api.users import User
 from api.web import permissions as pages
 from api.web.permissions import page_access
@@ -109,9 +110,7 @@ def default_retention(svc: Service) -> Retention | None:
     journal: Path | None = ledger.journal
     if key is None or journal is None:
         return None
-    return Retention(
-        svc.records, ledger, key, journal.parent / "purges.jsonl", after_purge=svc.catch_up
-    )
+    return retention_for(svc, journal.parent / PURGE_JOURNAL, key)
 
 
 def not_found(pupil_id: object) -> PageError:
