@@ -8,7 +8,7 @@ is not shown.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -28,7 +28,8 @@ from api.http.writes import WriteRequest, run
 from api.web import permissions as pages
 from api.web.account import Form, check_csrf
 from api.web.core import SECURITY_HEADERS, PageError, Viewer, Web, guarded
-from api.web.forms import FormData, fields_of, parse
+from api.web.filters import long_date
+from api.web.forms import Field, FormData, fields_of, humanise, parse
 from domain.errors import DomainError, PupilPurged, UnknownPupil
 from domain.events import EVENT_TYPES
 from domain.pupil import Pupil
@@ -62,6 +63,21 @@ class Plan:
     review_on: date
     targets: tuple[str, ...]
     provision: str | None
+
+
+def _with_pupil_choices(fields: list[Field], pupil: Pupil) -> list[Field]:
+    """A required plan id is chosen from the pupil's open plans, not typed in."""
+    plans = [
+        (str(plan_id), f"{humanise(state.kind.value)} agreed {long_date(state.agreed_on)}")
+        for plan_id, state in pupil.plans.items()
+        if state.closed_on is None
+    ]
+    return [
+        replace(f, kind="select", options=plans, hint=f.hint or "The pupil's open plans.")
+        if f.name == "plan_id" and f.required
+        else f
+        for f in fields
+    ]
 
 
 def current_plans(pupil: Pupil, entries: list[ChronologyEntry]) -> list[Plan]:
@@ -286,7 +302,7 @@ def router(web: Web) -> APIRouter:
             pupil=pupil,
             name=_name(pupil),
             command=command,
-            fields=fields_of(command.body),
+            fields=_with_pupil_choices(fields_of(command.body), pupil),
             values=values,
             errors=errors,
             version=version,

@@ -4,7 +4,7 @@ CSRF, permissions, validation, concurrency, masking and the access log."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from uuid import uuid4
@@ -21,6 +21,7 @@ from api.retention import Retention
 from api.web.permissions import PAGES, missing_rows, page_access
 from api.web.sessions import COOKIE
 from domain.values import Role
+from tests.factories import a_pupil, agree
 from tests.web.conftest import SAFEGUARDING_NOTE, WebClient, csrf_of
 
 
@@ -135,6 +136,36 @@ def test_a_concern_is_saved_and_shown_with_both_dates(web: WebClient) -> None:
     assert "back-dated" in entry
     assert "OAK-sendco-1 (SENDCo)" in entry
     assert web.records.get_pupil(pupil.id).version == seq
+
+
+def test_a_plan_is_reviewed_by_choosing_it_from_the_pupils_open_plans(web: WebClient) -> None:
+    pupil = a_pupil(academy="OAK")
+    plan_id = agree(pupil, date(2025, 2, 10))
+    web.records.save(pupil)
+    web.as_("OAK-sendco-1", "sendco")
+    form = web.client.get(f"/ui/pupils/{pupil.id}/entries/plan-reviews")
+    assert form.status_code == 200
+    select = form.text.split('name="plan_id"', 1)[1].split("</select>", 1)[0]
+    assert f'<option value="{plan_id}"' in select and "agreed 10 Feb 2025" in select
+    saved = web.client.post(
+        f"/ui/pupils/{pupil.id}/entries/plan-reviews",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "version": str(pupil.version),
+            "plan_id": str(plan_id),
+            "outcomes.0.target": "Blends CVC words",
+            "outcomes.0.outcome": "achieved",
+            "outcomes.1.target": "Follows two-part instructions",
+            "outcomes.1.outcome": "partly",
+            "pupil_voice": "I like the word games",
+            "parent_voice": "Reading at home more",
+            "next_steps": "Move on to CCVC words",
+            "happened_on": "2025-04-01",
+            "next_review_on": "2025-07-01",
+        },
+    )
+    assert saved.status_code == 200, saved.text
+    assert web.records.get_pupil(pupil.id).version == pupil.version + 1
 
 
 def test_a_teacher_raises_a_concern(web: WebClient) -> None:
