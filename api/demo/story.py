@@ -380,13 +380,32 @@ class Story(Steps):
         return True
 
     def _subject_access(self) -> bool:
+        """Parents ask for the record (answered within the month), and sometimes ask for an
+        early entry to be erased, which the trust must refuse: it keeps the record."""
         if len(self.pupil.kinds) < 4:
             return False
+        dpo = Recorder("TRUST-dpo-1", Role.DPO)
+        reference = f"SAR-{self.clock.day.year}-{self.rng.randint(1, 999):03d}"
+        self.pupil.request_subject_access(
+            request_reference=reference,
+            requester_relationship="parent",
+            **self._on(self.clock.next(5, 20), dpo),
+        )
         self._disclose(
             "Parents/carers", DisclosurePurpose.SUBJECT_ACCESS,
-            "Subject access request made by parents on the pupil's behalf",
-            "UK GDPR art. 15", self.clock.next(10, 30),
+            f"Response to subject access request {reference}",
+            "UK GDPR art. 15", self.clock.next(5, 25),
         )  # fmt: skip
+        if self.rng.random() < 0.5:
+            self.pupil.refuse_erasure(
+                entry_seq=2,
+                request_reference=reference,
+                requester_relationship="parent",
+                reason="The entry is part of the pupil's SEND record, which the trust must "
+                "keep until the pupil is 25; the parents' view is added beside it.",
+                legal_basis="UK GDPR art. 17(3)(b); SEND Code of Practice 2015, 6.79-6.80",
+                **self._on(self.clock.next(5, 15), dpo),
+            )
         return True
 
     def _transfer(self) -> bool:
