@@ -36,6 +36,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
@@ -455,10 +457,17 @@ class DataKeyStore:
     # ----- internals --------------------------------------------------------------------
 
     def _register(self, kid: str, session: Session, now: datetime) -> None:
-        known = session.execute(select(kek_registry.c.kid).where(kek_registry.c.kid == kid)).first()
-        if known is None:
-            check = self.ring.get(kid).wrap(_CHECK_KEY, _CHECK_OWNER)
-            session.execute(insert(kek_registry).values(kid=kid, check_value=check, created_at=now))
+        # Write first (insert, or nothing if known), never read-then-write: on SQLite a
+        # transaction that has read cannot take the write lock once another connection has
+        # written ("database is locked" at once, without waiting for the busy timeout).
+        check = self.ring.get(kid).wrap(_CHECK_KEY, _CHECK_OWNER)
+        dialect = session.connection().dialect.name
+        upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            upsert(kek_registry)
+            .values(kid=kid, check_value=check, created_at=now)
+            .on_conflict_do_nothing(index_elements=[kek_registry.c.kid])
+        )
 
     def _remember(self, owner: UUID, key: bytes) -> AESGCM:
         # Only the cipher object is cached; it holds the key schedule, not a bytes copy.

@@ -237,7 +237,8 @@ def _run(home: Path, db: str | None, *args: str) -> Any:
 def test_the_read_verbs(tmp_path: Path, store: Store) -> None:
     home, db = tmp_path / "home", None if store.kind == "sqlite" else store.url
     _run(home, db, "init")
-    _run(home, db, "demo", "--pupils", "24")
+    # Enough pupils for the demo's rarer stories (a safeguarding cross-reference is 1 in 10).
+    _run(home, db, "demo", "--pupils", "60")
     crossrefs = _run(home, db, "safeguarding", "--json")
     assert crossrefs and all("note" not in c for c in crossrefs)
     pupil = crossrefs[0]["pupil_id"]
