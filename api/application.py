@@ -221,6 +221,7 @@ class PupilRecords(Application[UUID]):
 
 
 _PURGED_TOPIC = get_topic(RecordsPurged)
+SQLITE_BUSY_MS = 30_000
 
 
 @dataclass
@@ -262,6 +263,9 @@ class _KeyedRecorder(SQLAlchemyApplicationRecorder):
 def _sqlite_secure_delete(dbapi_connection: Any, _record: Any) -> None:
     # Zero freed pages, so a destroyed data key does not linger in the database file.
     dbapi_connection.execute("PRAGMA secure_delete = ON")
+    # Another process (the service, a CLI command, a rotation) may hold the write lock for
+    # a while under load: wait up to SQLITE_BUSY_MS for it, not the driver's 5 s.
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
 
 
 def _is_new(pupil: Pupil) -> bool:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -44,6 +45,9 @@ from sqlalchemy.sql.elements import TextClause
 
 from crypto.errors import KeyEncryptionKeyError, KeyShredded, UnknownPupilKey
 from crypto.kek import KekRing
+
+_T = TypeVar("_T")
+_LOCKED_ATTEMPTS = 10
 
 # Wrapping a known key for this fixed owner proves a KEK file is the right one.
 _CHECK_OWNER = UUID(int=0)
@@ -391,11 +395,11 @@ class DataKeyStore:
         update, so readers always find a kid that the ring can unwrap.
         """
         new = self.ring.add_new()
-        with self._transaction(True) as session:
-            self._register(new.kid, session, now)
+        self._write_retrying(lambda session: self._register(new.kid, session, now))
         count = 0
         for rows in self._batches_not_under(new.kid, batch):
-            with self._transaction(True) as session:
+
+            def rewrap(session: Session, rows: list[Any] = rows) -> None:
                 for owner, kid, wrapped in rows:
                     key = self.ring.get(kid).unwrap(bytes(wrapped), owner)
                     session.execute(
@@ -403,7 +407,9 @@ class DataKeyStore:
                         .where(data_keys.c.owner == owner, data_keys.c.kid == kid)
                         .values(kid=new.kid, wrapped=new.wrap(key, owner))
                     )
-                    count += 1
+
+            self._write_retrying(rewrap)
+            count += len(rows)
         self._retire_unused(new.kid, now)
         return new.kid, count
 
@@ -432,22 +438,38 @@ class DataKeyStore:
             if self._retire(kid, now):
                 self.ring.retire(kid)
 
+    def _write_retrying(self, write: Callable[[Session], _T]) -> _T:
+        """`write` in a write transaction, tried again after a pause when SQLite stayed
+        locked beyond its busy timeout (busy writers in other processes can starve a
+        rotation's lock requests; every rotation step is safe to repeat)."""
+        for attempt in range(_LOCKED_ATTEMPTS):
+            try:
+                with self._transaction(True) as session:
+                    return write(session)
+            except Exception as e:
+                if "database is locked" not in str(e) or attempt == _LOCKED_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+        raise AssertionError("unreachable")  # the last attempt returned or raised
+
     def _retire(self, kid: str, now: datetime) -> bool:
+        return self._write_retrying(lambda session: self._retire_in(session, kid, now))
+
+    def _retire_in(self, session: Session, kid: str, now: datetime) -> bool:
         """Mark `kid` retired unless a data key still uses it. The registry row is updated
         first, which waits for (PostgreSQL) or excludes (SQLite) any insert still using
         it, so the check that follows cannot miss one."""
-        with self._transaction(True) as session:
-            session.execute(
-                update(kek_registry).where(kek_registry.c.kid == kid).values(retired_at=now)
-            )
-            used = session.execute(
-                select(data_keys.c.owner)
-                .where(data_keys.c.kid == kid, data_keys.c.wrapped.is_not(None))
-                .limit(1)
-            ).first()
-            if used is not None:
-                session.rollback()
-                return False
+        session.execute(
+            update(kek_registry).where(kek_registry.c.kid == kid).values(retired_at=now)
+        )
+        used = session.execute(
+            select(data_keys.c.owner)
+            .where(data_keys.c.kid == kid, data_keys.c.wrapped.is_not(None))
+            .limit(1)
+        ).first()
+        if used is not None:
+            session.rollback()
+            return False
         return True
 
     def count(self) -> int:

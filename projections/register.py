@@ -410,6 +410,7 @@ def registrations(
     e = records.recorder.events_record_cls.__table__.c  # type: ignore[attr-defined]
     opened = records.sealing_mapper.committed
     for chunk in chunks(list(pupil_ids), 2000):
+        records.data_keys.prefetch(chunk)  # the chunk's keys in one query, not one each
         rows = session.execute(
             select(e.originator_id, e.topic, e.state).where(
                 e.originator_id.in_(chunk), e.originator_version == 1
