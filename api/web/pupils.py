@@ -66,7 +66,8 @@ class Plan:
 
 
 def _with_pupil_choices(fields: list[Field], pupil: Pupil) -> list[Field]:
-    """A required plan id is chosen from the pupil's open plans, not typed in."""
+    """A required plan id is chosen from the pupil's open plans, not typed in; an optional
+    one (a client's own id for a new plan, an API nicety) is left to the server."""
     plans = [
         (str(plan_id), f"{humanise(state.kind.value)} agreed {long_date(state.agreed_on)}")
         for plan_id, state in pupil.plans.items()
@@ -77,6 +78,7 @@ def _with_pupil_choices(fields: list[Field], pupil: Pupil) -> list[Field]:
         if f.name == "plan_id" and f.required
         else f
         for f in fields
+        if f.name != "plan_id" or f.required
     ]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from api.http.access import access_records
+from api.http.commands import COMMANDS
 from tests.web.conftest import SAFEGUARDING_NOTE, SCREENSHOTS, Live
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -226,3 +227,17 @@ def test_keyboard_zoom_and_focus(tab: Browser, live: Live) -> None:
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= 640, f"{path} is {wide}px wide at 200 % zoom"
     tab.check("pupil-at-200-percent")
+
+
+def test_every_entry_form_and_the_account_page_pass_the_accessibility_check(
+    tab: Browser, live: Live
+) -> None:
+    """The forms generated from the command table (nested groups, lists, choices) and the
+    account page, each checked with axe-core like every page the flows above visit."""
+    tab.sign_in("OAK-sendco-9")
+    for command in COMMANDS:
+        tab.go(f"/ui/pupils/{live.oak_pupil}/entries/{command.slug}")
+        assert tab.page.get_by_role("heading", level=1).inner_text().startswith(command.title)
+        tab.check(f"entry-form-{command.slug}" if command.slug == "plans" else None)
+    tab.go("/ui/account")
+    tab.check("account")
