@@ -122,6 +122,9 @@ def pretty(value: Any) -> str:
     return str(value)
 
 
+REGISTER_PAGE = 100  # pupils shown (and recorded as read) per page of the register
+
+
 def router(web: Web) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     web.env.filters["pretty"] = pretty
@@ -137,6 +140,7 @@ def router(web: Web) -> APIRouter:
         need: Annotated[str | None, Query(max_length=10)] = None,
         sort: Annotated[str, Query(max_length=10)] = "name",
         purpose: Annotated[str | None, Query(max_length=500)] = None,
+        start: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Response:
         viewer = web.signed_in(request)
         viewer.require(pages.REGISTER, "the register")
@@ -179,6 +183,9 @@ def router(web: Web) -> APIRouter:
             rows.extend(row for row in found if status is None or row.status == status)
         if len(wanted) > 1:
             rows = _sorted(rows, sort)
+        matching = len(rows)
+        start = min(start, max(0, matching - 1))
+        rows = rows[start : start + REGISTER_PAGE]  # only the pupils shown are read (logged)
         record_views(
             web.svc.records, [row.pupil_id for row in rows], viewer.recorder, "register", stated
         )
@@ -196,6 +203,23 @@ def router(web: Web) -> APIRouter:
             sorts=SORTS,
             chosen={"academy": academy, "status": status, "need": need, "sort": sort},
             purpose=stated or "",
+            start=start,
+            matching=matching,
+            page_size=REGISTER_PAGE,
+            query=lambda at: urlencode(
+                {
+                    k: v
+                    for k, v in (
+                        ("academy", academy),
+                        ("status", status),
+                        ("need", need),
+                        ("sort", sort),
+                        ("purpose", stated),
+                    )
+                    if v
+                }
+                | {"start": at}
+            ),
         )
 
     # ----- pupil page -------------------------------------------------------------------

@@ -19,6 +19,7 @@ from api.http.commands import COMMANDS
 from api.http.permissions import PERMISSIONS, Access, access
 from api.retention import Retention
 from api.web.permissions import PAGES, missing_rows, page_access
+from api.web.pupils import REGISTER_PAGE
 from api.web.sessions import COOKIE
 from domain.values import Role
 from tests.factories import a_pupil, agree
@@ -166,6 +167,22 @@ def test_a_plan_is_reviewed_by_choosing_it_from_the_pupils_open_plans(web: WebCl
     )
     assert saved.status_code == 200, saved.text
     assert web.records.get_pupil(pupil.id).version == pupil.version + 1
+
+
+def test_the_register_shows_and_logs_a_page_at_a_time(web: WebClient) -> None:
+    pupils = [a_pupil(academy="OAK") for _ in range(REGISTER_PAGE + 5)]
+    web.records.save(*pupils)
+    web.as_("OAK-sendco-1", "sendco")
+    first = web.client.get("/ui/register?sort=status")
+    assert first.status_code == 200
+    assert first.text.count('<th scope="row">') == REGISTER_PAGE
+    assert f"Pupils 1 to {REGISTER_PAGE} of {REGISTER_PAGE + 5}." in first.text
+    assert 'rel="next"' in first.text and 'rel="prev"' not in first.text
+    read = [p for p in pupils if access_records(web.records, p.id)]
+    assert len(read) == REGISTER_PAGE  # only the pupils shown are recorded as read
+    second = web.client.get(f"/ui/register?sort=status&start={REGISTER_PAGE}")
+    assert second.text.count('<th scope="row">') == 5 and 'rel="prev"' in second.text
+    assert all(access_records(web.records, p.id) for p in pupils)
 
 
 def test_a_teacher_raises_a_concern(web: WebClient) -> None:
