@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 
+from api.bundle_html import render_bundle_html
 from api.export import Disclosure, export_pupil
 from api.http.access import record_views
 from api.http.auth import Caller
@@ -500,13 +501,20 @@ def router(web: Web) -> APIRouter:
             f"export {result.digest}",
             disclosure.purpose,
         )
-        content = json.dumps(result.bundle, indent=1, ensure_ascii=False)
+        if form.get("format") == "html":
+            content = render_bundle_html(result.bundle, result.digest)
+            media_type, suffix = "text/html", "html"
+        else:
+            content = json.dumps(result.bundle, indent=1, ensure_ascii=False)
+            media_type, suffix = "application/json", "json"
         return Response(
             content,
-            media_type="application/json",
+            media_type=media_type,
             headers={
                 **SECURITY_HEADERS,
-                "Content-Disposition": f'attachment; filename="chronicle-export-{pupil_id}.json"',
+                "Content-Disposition": (
+                    f'attachment; filename="chronicle-export-{pupil_id}.{suffix}"'
+                ),
                 "X-Export-Digest": result.digest,
             },
         )

@@ -289,6 +289,22 @@ def test_a_sendco_may_export_a_pupil_of_their_academy(web: WebClient) -> None:
     form = web.client.get(f"/ui/pupils/{pupil.id}/export")
     assert form.status_code == 200
     assert "Purpose" in form.text
+    fields = {
+        "csrf_token": csrf_of(form.text),
+        "purpose": "send_tribunal_appeal",
+        "recipient": "First-tier Tribunal (SEND)",
+        "legal_basis": "UK GDPR 6(1)(c)",
+    }
+    as_json = web.client.post(f"/ui/pupils/{pupil.id}/export", data=fields)
+    assert as_json.status_code == 200 and as_json.headers["content-type"].startswith(
+        "application/json"
+    )
+    assert as_json.json()["pupil"] == str(pupil.id)
+    as_html = web.client.post(f"/ui/pupils/{pupil.id}/export", data={**fields, "format": "html"})
+    assert as_html.status_code == 200 and as_html.headers["content-type"].startswith("text/html")
+    assert as_html.headers["x-export-digest"] in as_html.text  # the page names its bundle
+    assert 'filename="chronicle-export-' in as_html.headers["content-disposition"]
+    assert as_html.headers["content-disposition"].endswith('.html"')
 
 
 def test_every_page_follows_a_row_of_the_api_table() -> None:
