@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -84,6 +84,31 @@ def _name(names: dict[UUID, ShownName], pupil_id: UUID) -> str | None:
 
 def _log(svc: Service, caller: Caller, ids: Sequence[UUID], what: str, purpose: str | None) -> None:
     record_views(svc.records, list(dict.fromkeys(ids)), caller.recorder, what, purpose)
+
+
+class _Row(Protocol):
+    @property
+    def pupil_id(self) -> UUID: ...
+
+
+_R = TypeVar("_R", bound=_Row)
+
+
+def _shown_page(
+    svc: Service,
+    caller: Caller,
+    found: Sequence[_R],
+    offset: int,
+    limit: int,
+    what: str,
+    purpose: str | None,
+) -> tuple[list[_R], dict[UUID, ShownName]]:
+    """The page of `found` to show, its pupils' names, and one access record per pupil
+    on it (a listing that names pupils is a read of pupil content)."""
+    page = list(found[offset : offset + limit])
+    names = _names(svc, (row.pupil_id for row in page))
+    _log(svc, caller, [row.pupil_id for row in page], what, purpose)
+    return page, names
 
 
 # ----- the register ---------------------------------------------------------------------------
@@ -224,9 +249,7 @@ def get_deadlines(
         # pupil is now, so a pupil who moved is never shown to their old academy.
         now_at = _deadline_academies(svc, {d.pupil_id for d in found})
         found = [d for d in found if now_at.get(d.pupil_id) in scope]
-    page = found[offset : offset + limit]
-    names = _names(svc, (d.pupil_id for d in page))
-    _log(svc, caller, [d.pupil_id for d in page], "deadlines", purpose)
+    page, names = _shown_page(svc, caller, found, offset, limit, "deadlines", purpose)
     return DeadlinesOut(
         as_of=day,
         total=len(found),
@@ -289,9 +312,9 @@ def get_cross_references(
         for x in cross_references(svc.records, academy=academy)
         if scope is None or x.academy in scope
     ]
-    page = found[offset : offset + limit]
-    names = _names(svc, (x.pupil_id for x in page))
-    _log(svc, caller, [x.pupil_id for x in page], "safeguarding cross-references", purpose)
+    page, names = _shown_page(
+        svc, caller, found, offset, limit, "safeguarding cross-references", purpose
+    )
     return CrossReferencesOut(
         total=len(found),
         cross_references=[
@@ -335,9 +358,9 @@ def get_awaiting_decision(
         for w in awaiting_decision(svc.records, academy=academy)
         if scope is None or w.academy in scope
     ]
-    page = found[offset : offset + limit]
-    names = _names(svc, (w.pupil_id for w in page))
-    _log(svc, caller, [w.pupil_id for w in page], "safeguarding awaiting decision", purpose)
+    page, names = _shown_page(
+        svc, caller, found, offset, limit, "safeguarding awaiting decision", purpose
+    )
     return AwaitingDecisionPage(
         total=len(found),
         pupils=[
