@@ -133,7 +133,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CryptoError)
     async def known(request: Request, exc: Exception) -> JSONResponse:
         status, body = for_exception(exc)
-        if isinstance(exc, PupilPurged) and "purge_record" not in body:
+        if isinstance(exc, PupilPurged):
             record = _purge_record(request, exc.pupil_id)
             if record is not None:
                 body["purge_record"] = record

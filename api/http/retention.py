@@ -27,7 +27,7 @@ from api.http.permissions import Access
 from api.http.service import Service
 from api.http.writes import WriteRequest, run
 from api.retention import PURGE_JOURNAL, PurgeRecord, Retention, RetentionRefused
-from domain.errors import PupilPurged, UnknownPupil
+from domain.errors import UnknownPupil
 from domain.pupil import Pupil
 from domain.pupil.rights import REQUESTER_RELATIONSHIPS
 from projections.ledger import LedgerError
@@ -410,32 +410,17 @@ def _retention(request: Request, svc: Service) -> Retention:
 
 
 def _in_scope(request: Request, svc: Service, caller: Caller, pupil_id: UUID) -> None:
-    """404 unless the pupil is in the caller's academies; 410 with the signed purge record
-    if it was purged. A trust-wide caller is checked without reading the record."""
-    try:
-        if caller.access is Access.ALLOWED or caller.user.trust_wide:
-            head = svc.records.recorder.select_events(pupil_id, desc=True, limit=1)
-            if not head:
-                raise UnknownPupil(pupil_id)
-            if head[0].topic.endswith(":RecordsPurged"):
-                svc.records.get_pupil(pupil_id)  # raises PupilPurged with the date
-            return
-        caller.check(svc.records.get_pupil(pupil_id))
-    except PupilPurged as e:
-        raise _gone(request, svc, e) from None
-
-
-def _gone(request: Request, svc: Service, e: PupilPurged) -> ApiError:
-    record: PurgeRecord | None = next(
-        (r for r in _retention_or_none(request, svc) if r.pupil_id == e.pupil_id), None
-    )
-    return ApiError(
-        410,
-        "pupil_purged",
-        str(e),
-        purged_on=None if e.purged_on is None else str(e.purged_on),
-        purge_record=None if record is None else record.as_json(),
-    )
+    """404 unless the pupil is in the caller's academies; a purged pupil raises
+    `PupilPurged`, answered 410 with the signed purge record (api/http/errors.py). A
+    trust-wide caller is checked without reading the record."""
+    if caller.access is Access.ALLOWED or caller.user.trust_wide:
+        head = svc.records.recorder.select_events(pupil_id, desc=True, limit=1)
+        if not head:
+            raise UnknownPupil(pupil_id)
+        if head[0].topic.endswith(":RecordsPurged"):
+            svc.records.get_pupil(pupil_id)  # raises PupilPurged with the date
+        return
+    caller.check(svc.records.get_pupil(pupil_id))
 
 
 def purge_record_of(request: Request, pupil_id: object) -> dict[str, Any] | None:
