@@ -44,7 +44,7 @@ from domain.access import access_stream_id
 from domain.errors import DomainError
 from projections.base import ProjectedEvent
 from projections.bulk import PupilRows
-from projections.chronology import PupilEventSource
+from projections.ports import PupilEventSource
 from projections.runner import ProjectionError, by_pupil, chunks
 
 metadata = MetaData()

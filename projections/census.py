@@ -17,14 +17,12 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import case, func, select
 
+from projections.ports import ReadStore
 from projections.register import Fact, fold, history, pupils
-
-if TYPE_CHECKING:
-    from api.application import PupilRecords
 
 CODES = ("N", "K", "E")
 
@@ -54,7 +52,7 @@ class AcademyCensus:
 class CensusReader:
     """Census counts from the SEND register, today or as of a date."""
 
-    def __init__(self, records: PupilRecords) -> None:
+    def __init__(self, records: ReadStore) -> None:
         self._records = records
 
     def counts(self, as_of: date | None = None) -> list[CensusCount]:

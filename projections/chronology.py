@@ -14,10 +14,10 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import (
     Boolean,
     Column,
@@ -37,13 +37,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crypto.envelope import stored_commitment
 from crypto.errors import KeyShredded
-from crypto.mapper import SealingMapper, event_type
+from crypto.mapper import event_type
 from domain.errors import DomainError, PupilPurged, UnknownPupil
 from domain.events import EVENT_TYPES
 from domain.policy import ENTRY_KINDS, ROLES, TrustPolicy
 from domain.values import AreaOfNeed, NeedType
 from projections.base import ProjectedEvent
 from projections.bulk import bulk_write
+from projections.ports import PupilEventSource
 from projections.runner import delete_pupils
 
 metadata = MetaData()
@@ -143,20 +144,6 @@ def _area_and_need(kind: str, p: dict[str, Any]) -> tuple[str | None, str | None
 
 
 # ----- reading ----------------------------------------------------------------------------
-
-
-class ReadStore(Protocol):
-    """What reading a read model needs of `api.application.PupilRecords`: transactions."""
-
-    datastore: Any  # eventsourcing_sqlalchemy's datastore: transaction(commit) -> Session
-
-
-class PupilEventSource(ReadStore, Protocol):
-    """What a chronology read needs: the read models, the policy and the sealed events."""
-
-    policy: TrustPolicy
-    sealing_mapper: SealingMapper
-    recorder: ApplicationRecorder
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from domain.values import AreaOfNeed
 from projections.base import ProjectedEvent
 from projections.bulk import PupilRows
-from projections.chronology import ReadStore
+from projections.ports import ReadStore
 from projections.runner import ProjectionError, resumed_pupils
 
 # Concern areas that go to the DSL (see the module docstring).

@@ -38,7 +38,7 @@ from domain.policy import TrustPolicy
 from domain.values import add_months, add_school_days, school_year
 from projections.base import ProjectedEvent
 from projections.bulk import PupilRows
-from projections.chronology import ReadStore
+from projections.ports import ReadStore
 from projections.runner import ProjectionError, resumed_pupils
 
 metadata = MetaData()

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -49,10 +49,8 @@ from crypto.errors import KeyShredded
 from domain.values import NeedType, year_group_on
 from projections.base import ProjectedEvent
 from projections.bulk import bulk_write
+from projections.ports import BatchEventSource, RegisterSource
 from projections.runner import by_pupil, chunks, delete_pupils
-
-if TYPE_CHECKING:
-    from api.application import PupilRecords
 
 metadata = MetaData()
 history = Table(
@@ -344,7 +342,7 @@ class RegisterQueryError(ValueError):
 class RegisterReader:
     """Queries over the SEND register, with names read from the events for the rows shown."""
 
-    def __init__(self, records: PupilRecords) -> None:
+    def __init__(self, records: RegisterSource) -> None:
         self._records = records
 
     def page(
@@ -401,7 +399,7 @@ class ShownName(NamedTuple):
 
 
 def registrations(
-    records: PupilRecords, session: Session, pupil_ids: Sequence[UUID]
+    records: BatchEventSource, session: Session, pupil_ids: Sequence[UUID]
 ) -> Iterator[tuple[UUID, dict[str, Any] | None]]:
     """Each pupil's `PupilRegistered` payload (None where the key was shredded), decrypted
     on demand: one query per 2,000 pupils, one decryption per pupil. A generator, so the

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Column, Date, Index, MetaData, Table, Uuid, and_, exists, not_, select
@@ -28,10 +28,8 @@ from sqlalchemy.orm import Session
 from domain.policy import TrustPolicy
 from projections.base import ProjectedEvent
 from projections.bulk import bulk_write
+from projections.ports import ReadStore
 from projections.runner import by_pupil, chunks, delete_pupils
-
-if TYPE_CHECKING:
-    from api.application import PupilRecords
 
 metadata = MetaData()
 schedule = Table(
@@ -173,7 +171,7 @@ class RetentionEntry:
 class RetentionReader:
     """Queries over the retention schedule."""
 
-    def __init__(self, records: PupilRecords) -> None:
+    def __init__(self, records: ReadStore) -> None:
         self._records = records
 
     def due(self, as_of: date) -> list[RetentionEntry]:

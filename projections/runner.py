@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 import sqlalchemy.exc
@@ -54,9 +54,7 @@ from crypto.envelope import is_sealed
 from crypto.errors import CryptoError, KeyShredded
 from crypto.mapper import event_type
 from projections.base import ProjectedEvent, Projection
-
-if TYPE_CHECKING:  # the application wires projections in; they never import it at run time
-    from api.application import PupilRecords
+from projections.ports import EventLogSource
 
 Progress = Callable[[int, int], None]
 # One stored event as read: notification id, pupil id, sequence number, topic, state.
@@ -108,7 +106,7 @@ class ProjectionRunner:
     """Feeds the event log to read models, incrementally (`catch_up`) or from scratch
     (`rebuild`), and reports where each stands (`status`)."""
 
-    def __init__(self, records: PupilRecords, projections: Sequence[Projection]) -> None:
+    def __init__(self, records: EventLogSource, projections: Sequence[Projection]) -> None:
         self._check_names(projections)
         self._records = records
         self._projections = list(projections)
