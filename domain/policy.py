@@ -1,6 +1,8 @@
 """A trust's SEND policy as data: register, deadlines, retention, plans and who sees what.
 
 Each trust runs Chronicle under one policy file, ``policies/<name>.toml``, validated here.
+The shipped files are package data of the ``policies`` package, read with
+``importlib.resources``, so a wheel install finds them as a checkout does.
 The five shipped trust files derive from the published policies in ``shared/seeds`` and
 cite them; ``default.toml`` is the documented baseline (Code of Practice deadlines, every
 category, every plan kind). ``docs/policies.md`` explains each setting.
@@ -14,6 +16,8 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
@@ -63,6 +67,8 @@ CENSUS_CODES: Mapping[RegisterStatus, CensusCode] = {
 SAFEGUARDING_KIND: EntryKind = "SafeguardingCrossReferenced"
 POLICY_ENV_VAR = "CHRONICLE_POLICY"
 DEFAULT_POLICY_NAME = "default"
+# The package whose data files are the shipped policies (the top-level policies/ folder).
+SHIPPED_POLICIES_PACKAGE = "policies"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _T = TypeVar("_T", bound=str)
@@ -477,23 +483,38 @@ class PolicyError(ValueError):
         self.problems = tuple(problems)
 
 
-def policies_dir() -> Path:
-    """The repository's ``policies/`` folder (the project is installed in editable mode)."""
-    return _REPO_ROOT / "policies"
+def policies_dir() -> Traversable:
+    """The shipped policies: the ``policies`` package's folder, in a checkout or a wheel.
+
+    From a checkout (editable install) this is the repository's top-level ``policies/``;
+    from a wheel it is ``policies/`` in site-packages. On a file system it is a `Path`.
+    """
+    return files(SHIPPED_POLICIES_PACKAGE)
 
 
 def available_policies() -> tuple[str, ...]:
-    return tuple(sorted(p.stem for p in policies_dir().glob("*.toml")))
+    """The names of the shipped policies (``policies/<name>.toml``), sorted."""
+    return tuple(
+        sorted(
+            entry.name.removesuffix(".toml")
+            for entry in policies_dir().iterdir()
+            if entry.name.endswith(".toml") and entry.is_file()
+        )
+    )
 
 
 def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
     """Read and validate one policy file; raise PolicyError naming the file and field."""
-    source = _display(Path(path))
+    return _load(Path(path), _display(Path(path)))
+
+
+def _load(file: Traversable, source: str) -> TrustPolicy:
     try:
-        with open(path, "rb") as file:
-            data = tomllib.load(file)
+        with file.open("rb") as stream:
+            data = tomllib.load(stream)
     except OSError as exc:
-        raise PolicyError(source, [f"{source}: cannot read policy file: {exc.strerror}"]) from exc
+        reason = exc.strerror or str(exc)
+        raise PolicyError(source, [f"{source}: cannot read policy file: {reason}"]) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError(source, [f"{source}: invalid TOML: {exc}"]) from exc
     return parse_policy(data, source=source)
@@ -508,14 +529,15 @@ def parse_policy(data: Mapping[str, Any], *, source: str = "<policy>") -> TrustP
 
 
 def load_policy_named(name: str) -> TrustPolicy:
-    """Load ``policies/<name>.toml`` from the repository."""
+    """Load the shipped ``policies/<name>.toml`` (package data of ``policies``)."""
     if not _NAME.match(name):
         raise PolicyError(name, [f"{name!r} is not a policy name (lower case, digits, - or _)"])
-    path = policies_dir() / f"{name}.toml"
-    if not path.is_file():
+    file = policies_dir() / f"{name}.toml"
+    source = f"policies/{name}.toml"
+    if not file.is_file():
         known = ", ".join(available_policies()) or "none"
-        raise PolicyError(_display(path), [f"{_display(path)}: no such policy; known: {known}"])
-    return load_policy(path)
+        raise PolicyError(source, [f"{source}: no such policy; known: {known}"])
+    return _load(file, source)
 
 
 def resolve_policy(spec: str) -> TrustPolicy:
