@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import sqlalchemy.exc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing import persistence
 from sqlalchemy.engine import make_url
 
+from api.app.core import Parts
+from api.app.idempotency import IdempotencyStore
+from api.app.service import Chronicle
 from api.application import Clock, PupilRecords
-from api.retention import PURGE_JOURNAL
+from api.retention import (
+    PURGE_JOURNAL,
+    Retention,
+    create_tables,
+    unapplied_purges,
+    unapplied_purges_message,
+)
 from api.settings import Settings
+from api.users import Users
 from crypto.kek import FileKekRing
 from crypto.signing import create_signing_key, load_signing_key, public_key_hex
 from domain.policy import resolve_policy
+from projections.catalogue import build_projections
 from projections.ledger import Ledger
-
-if TYPE_CHECKING:
-    from api.retention import Retention
+from projections.runner import ProjectionRunner
 
 
 class SetupError(Exception):
@@ -88,8 +96,6 @@ def open_records(
             "Check CHRONICLE_DATABASE_URL and that the server is running"
         ) from None
     if check_purges:
-        from api.retention import unapplied_purges, unapplied_purges_message
-
         pending = unapplied_purges(records, purge_journal_path(settings))
         if pending:
             records.close()
@@ -127,20 +133,59 @@ def purge_journal_path(settings: Settings) -> Path:
 
 def open_retention(settings: Settings, records: PupilRecords, ledger: Ledger) -> Retention:
     """The DPO's retention operations; purges also bring the read models up to date."""
-    from api.retention import Retention
-    from projections.catalogue import build_projections
-    from projections.runner import ProjectionRunner
-
-    def refresh_read_models() -> None:
-        ProjectionRunner(records, build_projections(records.policy)).catch_up()
-
+    runner = ProjectionRunner(records, build_projections(records.policy))
     return Retention(
         records,
         ledger,
         load_signing_key(settings.keys_dir),
         purge_journal_path(settings),
-        after_purge=refresh_read_models,
+        after_purge=runner.catch_up,
     )
+
+
+def assemble(
+    records: PupilRecords,
+    ledger: Ledger,
+    *,
+    users: Users | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
+    purge_journal: Path | None = None,
+) -> Chronicle:
+    """The application over open records and ledger. Purges need the trust's signing key
+    and a purge journal; without them the purge use cases answer "not available here"."""
+    engine = records.datastore.engine
+    create_tables(engine)
+    runner = ProjectionRunner(records, build_projections(records.policy))
+    retention = None
+    if signing_key is not None and purge_journal is not None:
+        retention = Retention(
+            records, ledger, signing_key, purge_journal, after_purge=runner.catch_up
+        )
+    parts = Parts(
+        records=records,
+        ledger=ledger,
+        users=users or Users(engine),
+        idempotency=IdempotencyStore(engine),
+        runner=runner,
+        retention=retention,
+    )
+    return Chronicle(parts)
+
+
+def open_chronicle(
+    settings: Settings, clock: Clock | None = None, *, check_purges: bool = True
+) -> Chronicle:
+    """The installation's application: records, ledger, retention, users, from settings."""
+    records = open_records(settings, clock, check_purges=check_purges)
+    try:
+        key = load_signing_key(settings.keys_dir)
+        ledger = build_ledger(records, key, journal_path(settings))
+        return assemble(
+            records, ledger, signing_key=key, purge_journal=purge_journal_path(settings)
+        )
+    except BaseException:
+        records.close()
+        raise
 
 
 def display_url(url: str) -> str:

@@ -6,7 +6,6 @@ Exit codes: 0 success; 1 refused or failed (the message says why and what to do)
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -14,23 +13,33 @@ from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from api.app.bodies import ExportRequest, Redaction, SubjectAccessExport
+from api.app.errors import AppError
+from api.app.queries import ChronologyFilters
 from api.application import PupilRecords, RecordEntry
-from api.bootstrap import SetupError, init_home, open_ledger, open_records, open_retention
+from api.bootstrap import SetupError, init_home, open_ledger, open_retention
+from api.cli_common import (
+    CommandFailed,
+    chronicle,
+    err,
+    operator,
+    out,
+    records,
+    resolve_pupil,
+)
 from api.cli_http import serve, users_app
 from api.cli_projections import projections_app
 from api.cli_reads import reads_app
 from api.cli_retention import retention_app
 from api.settings import SettingsError, load_settings
 from crypto.errors import CryptoError
-from domain.errors import DomainError, UnknownPupil
+from domain.errors import DomainError
 from domain.policy import PolicyError
-from domain.values import Recorder, Role, year_group_on
+from domain.values import Role, year_group_on
 from projections.ledger import Ledger, LedgerError, LedgerFollower, SignedCheckpoint
 from projections.runner import ProjectionError
 
@@ -52,9 +61,6 @@ app.command()(serve)
 app.add_typer(users_app, name="users")
 app.add_typer(reads_app)  # its commands join the top level (deadlines, safeguarding, …)
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
 _OPERATOR_ERRORS = (
     SetupError,
     SettingsError,
@@ -63,20 +69,8 @@ _OPERATOR_ERRORS = (
     PolicyError,
     LedgerError,
     ProjectionError,
+    AppError,
 )
-
-
-class CommandFailed(Exception):
-    """A command refused to go on; the message is for the operator."""
-
-
-@contextmanager
-def records() -> Iterator[PupilRecords]:
-    app_ = open_records(load_settings())
-    try:
-        yield app_
-    finally:
-        app_.close()
 
 
 @app.command()
@@ -120,13 +114,15 @@ def demo(
 @pupils_app.command("list")
 def pupils_list(
     academy: Annotated[str | None, typer.Option(help="Only this academy's pupils.")] = None,
+    by: Annotated[str, typer.Option(help="Your staff id (recorded as the reader).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List pupils (id, UPN, name, academy, year group)."""
-    with records() as app_:
-        rows = [_pupil_row(e) for e in app_.registrations()]
-    if academy:
-        rows = [r for r in rows if r["academy"] == academy]
+    """List pupils (id, UPN, name, academy, year group); each pupil listed is recorded as
+    read by you (as a trust-wide SENDCo)."""
+    with chronicle() as app_:
+        caller = operator(by, Role.SENDCO)
+        found = app_.reads.registrations(caller, academy or None, "pupils list")
+    rows = [_pupil_row(e) for e in found]
     rows.sort(key=lambda r: (r["academy"], r["family_name"], r["given_names"]))
     if as_json:
         out.print_json(json.dumps(rows))
@@ -153,7 +149,7 @@ def chronology(
         datetime | None,
         typer.Option("--to", formats=["%Y-%m-%d"], help="Happened on or before this day."),
     ] = None,
-    role: Annotated[
+    role_filter: Annotated[
         str | None, typer.Option("--role", help="Only entries recorded in this role.")
     ] = None,
     area: Annotated[
@@ -161,39 +157,45 @@ def chronology(
     ] = None,
     viewer: Annotated[
         str | None,
-        typer.Option("--as", help="Show what this role may see; other entries are masked."),
+        typer.Option("--as", help="Read in this role; entries it may not see are masked."),
     ] = None,
+    by: Annotated[str, typer.Option(help="Your staff id (recorded as the reader).")] = "",
+    purpose: Annotated[str, typer.Option(help="Why you are reading (recorded).")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """A pupil's record, every entry with both dates, in the order it happened."""
-    from api.cli_reads import catch_up
-    from projections.chronology import chronology as read_chronology
+    """A pupil's record, every entry with both dates, in the order it happened. The read is
+    recorded in the pupil's access log, as by a trust-wide SENDCo unless --as says which
+    role you read in (entries that role may not read are masked)."""
+    from projections.chronology import area_of_need
 
-    with records() as app_:
-        pupil_id = resolve_pupil(app_, pupil)
-        catch_up(app_)
-        entries = read_chronology(
-            app_,
-            pupil_id,
-            kinds=kind or None,
-            since=since.date() if since else None,
-            until=until.date() if until else None,
-            author_role=role,
-            area=area,
-            viewer_role=viewer,
-        )
-        registered = read_chronology(app_, pupil_id, kinds=["PupilRegistered"], viewer_role=viewer)
+    role = Role.SENDCO
+    if viewer is not None:
+        try:
+            role = Role(viewer)
+        except ValueError:
+            raise CommandFailed(
+                f"unknown role {viewer!r}; roles are: {', '.join(r.value for r in Role)}"
+            ) from None
+    filters = ChronologyFilters(
+        kinds=kind or None,
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        author_role=role_filter,
+        area=None if area is None else area_of_need(area).value,
+    )
+    with chronicle() as app_:
+        caller = operator(by, role)
+        pupil_id = resolve_pupil(app_, caller, pupil)
+        found = app_.reads.chronology(caller, pupil_id, filters, purpose or None)
+    entries = found.entries
+    first = found.pupil
     if as_json:
         out.print_json(json.dumps([e.as_json() for e in entries]))
         return
-    first = registered[0].payload if registered else None
-    if first is not None:
-        out.print(
-            f"[bold]{first['legal_given_names']} {first['legal_family_name']}[/bold]  "
-            f"UPN {first['upn']}  {first['academy']}  pupil {pupil_id}"
-        )
-    else:
-        out.print(f"[bold]pupil {pupil_id}[/bold]")
+    out.print(
+        f"[bold]{first.legal_given_names} {first.legal_family_name}[/bold]  "
+        f"UPN {first.upn}  {first.academy or 'left the trust'}  pupil {pupil_id}"
+    )
     for e in entries:
         recorded = e.recorded_at[:16].replace("T", " ")
         by = f"  by {e.recorded_by['staff_id']} ({e.recorded_by['role']})" if e.recorded_by else ""
@@ -208,7 +210,8 @@ def chronology(
         )
         if e.payload is None:
             out.print(
-                f"    (not shown to the {viewer} role under this trust's policy)", highlight=False
+                f"    (not shown to the {role.value} role under this trust's policy)",
+                highlight=False,
             )
             continue
         for key, value in e.payload.items():
@@ -346,31 +349,52 @@ def export(
         int | None,
         typer.Option(help="With --subject-access: the request's entry (default: the latest)."),
     ] = None,
+    as_role: Annotated[
+        str, typer.Option("--as", help="The role you export in: tribunal, sendco, dsl or dpo.")
+    ] = "tribunal",
+    release: Annotated[
+        list[int] | None,
+        typer.Option(help="DSL only (--as dsl): release this restricted entry (repeatable)."),
+    ] = None,
 ) -> None:
-    """Export a pupil's verifiable history; the export is recorded on the pupil."""
+    """Export a pupil's verifiable history for its recipient (entries the purpose does not
+    disclose are withheld, with the reason); the export is recorded on the pupil."""
     from api.bundle_html import render_bundle_html
-    from api.export import Disclosure, export_pupil, export_subject_access
 
     if not subject_access and not purpose.strip():
         raise typer.BadParameter("give --purpose (or --subject-access)")
-    redactions = _parse_redactions(redact or [])
-    role = Role.DPO if subject_access else Role.TRIBUNAL
-    made_by = Recorder(by or f"cli:{getpass.getuser()}", role)
-    disclosure = Disclosure(recipient, purpose, legal_basis, made_by)
-    with ledger() as (app_, log):
-        pupil_id = resolve_pupil(app_, pupil)
+    redactions = [
+        Redaction(seq=seq, reason=reason) for seq, reason in _parse_redactions(redact or [])
+    ]
+    if as_role not in {r.value for r in Role}:
+        raise CommandFailed(f"unknown role {as_role!r} for --as: use tribunal, sendco, dsl, dpo")
+    role = Role.DPO if subject_access else Role(as_role)
+    with chronicle() as app_:
+        caller = operator(by, role)
+        pupil_id = resolve_pupil(app_, caller, pupil)
         if subject_access:
-            result = export_subject_access(
-                app_,
-                log,
+            result = app_.exports.subject_access(
+                caller,
                 pupil_id,
-                made_by,
-                request_seq=request,
-                recipient=None if recipient == "tribunal team" else recipient,
-                redactions=redactions,
+                SubjectAccessExport(
+                    request_seq=request,
+                    recipient=None if recipient == "tribunal team" else recipient,
+                    redactions=redactions,
+                    released=release or [],
+                ),
             )
         else:
-            result = export_pupil(app_, log, pupil_id, disclosure, redactions)
+            result = app_.exports.export(
+                caller,
+                pupil_id,
+                ExportRequest(
+                    purpose=purpose,
+                    recipient=recipient,
+                    legal_basis=legal_basis,
+                    redactions=redactions,
+                    released=release or [],
+                ),
+            )
     _write_atomically(out_file, json.dumps(result.bundle, indent=1, ensure_ascii=False))
     if html is not None:
         _write_atomically(html, render_bundle_html(result.bundle, result.digest))
@@ -424,13 +448,13 @@ def ledger() -> Iterator[tuple[PupilRecords, Ledger]]:
         yield app_, open_ledger(settings, app_)
 
 
-def _parse_redactions(items: list[str]) -> dict[int, str]:
-    redactions: dict[int, str] = {}
+def _parse_redactions(items: list[str]) -> list[tuple[int, str]]:
+    redactions: list[tuple[int, str]] = []
     for item in items:
         seq, sep, reason = item.partition("=")
         if not sep or not seq.strip().isdigit() or not reason.strip():
             raise typer.BadParameter(f"{item!r}: use SEQ=REASON, e.g. 4=third-party information")
-        redactions[int(seq)] = reason.strip()
+        redactions.append((int(seq), reason.strip()[:500]))
     return redactions
 
 
@@ -438,17 +462,6 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(path.name + ".partial")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
-
-
-def resolve_pupil(app_: PupilRecords, text: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        pass
-    for entry in app_.registrations():
-        if entry.payload["upn"] == text.upper():
-            return entry.pupil_id
-    raise UnknownPupil(text)
 
 
 def _pupil_row(entry: RecordEntry) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
-from api.bootstrap import open_ledger, open_records
+from api.bootstrap import open_chronicle
 from api.settings import load_settings
 from api.users import UserError, Users
 
@@ -37,10 +37,9 @@ def serve(
 
     from api.http import create_app
 
-    settings = load_settings()
-    records = open_records(settings)
+    chronicle = open_chronicle(load_settings())
     try:
-        app = create_app(records, open_ledger(settings, records), follow_ledger=True)
+        app = create_app(chronicle, follow_ledger=True)
         # Long-lived objects made at start-up are never garbage; keeping full collections
         # from walking them keeps tail latency down (docs/performance.md).
         gc.freeze()
@@ -48,7 +47,7 @@ def serve(
         # which are ids and filters, but nothing personal should ever depend on that.
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
     finally:
-        records.close()
+        chronicle.close()
 
 
 @contextmanager

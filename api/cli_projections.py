@@ -42,7 +42,7 @@ def rebuild(
     ] = None,
 ) -> None:
     """Drop the read models and replay every event into them, with progress."""
-    from api.cli import records
+    from api.cli_common import records
 
     with records() as app_:
         runner = _runner(app_, build_projections(app_.policy))
@@ -74,7 +74,7 @@ def rebuild(
 @projections_app.command("status")
 def status(as_json: JsonOption = False) -> None:
     """Each read model's position in the event log and how many events it is behind."""
-    from api.cli import records
+    from api.cli_common import records
 
     with records() as app_:
         statuses = _runner(app_, build_projections(app_.policy)).status()
@@ -112,7 +112,7 @@ def register(
     as_json: JsonOption = False,
 ) -> None:
     """The SEND register: each pupil's academy, status, needs, since when, key worker."""
-    from api.cli import records
+    from api.cli_common import records
 
     where = RegisterFilter(academy, status, need and need.upper(), census_code, include_left)
     with records() as app_:
@@ -156,7 +156,7 @@ def census(
     as_json: JsonOption = False,
 ) -> None:
     """Census counts per academy: N, K and E, and K and E by primary need."""
-    from api.cli import records
+    from api.cli_common import records
 
     day = _day(as_of)
     with records() as app_:

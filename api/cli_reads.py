@@ -9,45 +9,25 @@ their encrypted registration entries for the people who asked.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.application import PupilRecords
-from api.bootstrap import open_records
-from api.settings import load_settings
-from crypto.errors import KeyShredded
-from projections.access_log import access_log as read_access_log
-from projections.catalogue import build_projections
-from projections.crossrefs import awaiting_decision, cross_references
-from projections.deadlines import Deadline, due_deadlines
-from projections.runner import ProjectionRunner
+from api.app.queries import Listing
+from api.cli_common import chronicle, operator, resolve_pupil
+from domain.values import Role
+from projections.deadlines import Deadline
 
 reads_app = typer.Typer(help="Read models for SENDCos and DSLs.")
 out = Console(soft_wrap=True)
 
 DEFAULT_WITHIN_DAYS = 28
-
-
-@contextmanager
-def caught_up() -> Iterator[PupilRecords]:
-    """The installation's records, with every read model brought up to date first."""
-    records = open_records(load_settings())
-    try:
-        catch_up(records)
-        yield records
-    finally:
-        records.close()
-
-
-def catch_up(records: PupilRecords) -> None:
-    ProjectionRunner(records, build_projections(records.policy)).catch_up()
+_ALL = 1_000_000  # the command line lists everything that matches
+By = Annotated[str, typer.Option("--by", help="Your staff id (recorded as the reader).")]
 
 
 @reads_app.command()
@@ -65,22 +45,26 @@ def deadlines(
         int, typer.Option(min=0, help="Also those due within this many days.")
     ] = DEFAULT_WITHIN_DAYS,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    by: By = "",
 ) -> None:
-    """Statutory and local deadlines due or overdue, per the trust's policy."""
+    """Statutory and local deadlines due or overdue, per the trust's policy (read as a
+    trust-wide SENDCo; each pupil listed is recorded as read)."""
     day = as_of.date() if as_of else date.today()
-    with caught_up() as records:
-        found = due_deadlines(
-            records,
-            as_of=day,
+    with chronicle() as app:
+        listing = app.reads.deadlines(
+            operator(by, Role.SENDCO),
             academy=academy,
             person=person,
-            overdue_only=overdue,
+            overdue=overdue,
             within_days=within,
+            as_of=day,
+            limit=_ALL,
         )
-        if as_json:
-            out.print_json(json.dumps([d.as_json() for d in found]))
-            return
-        names = pupil_names(records, (d.pupil_id for d in found))
+    found = listing.rows
+    if as_json:
+        out.print_json(json.dumps([d.as_json() for d in found]))
+        return
+    names = pupil_names(listing)
     table = Table("due", "status", "what", "pupil", "academy", "responsible", "entry")
     for d in found:
         table.add_row(
@@ -107,15 +91,19 @@ def safeguarding(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    by: By = "",
 ) -> None:
-    """The DSL's index of safeguarding cross-references (CPOMS log ids, never the detail)."""
-    with caught_up() as records:
+    """The DSL's index of safeguarding cross-references (CPOMS log ids, never the detail);
+    read as a trust-wide DSL, each pupil listed recorded as read."""
+    caller = operator(by, Role.DSL)
+    with chronicle() as app:
         if awaiting:
-            waiting = awaiting_decision(records, academy=academy)
+            listing_w = app.reads.awaiting_decision(caller, academy, limit=_ALL)
+            waiting = listing_w.rows
             if as_json:
                 out.print_json(json.dumps([w.as_json() for w in waiting]))
                 return
-            names = pupil_names(records, (w.pupil_id for w in waiting))
+            names = pupil_names(listing_w)
             table = Table("since", "pupil", "academy", "concerns", "raised by")
             for w in waiting:
                 concerns = ", ".join(f"#{seq}" for seq in w.concern_seqs)
@@ -129,11 +117,12 @@ def safeguarding(
             out.print(table)
             out.print(f"{len(waiting)} pupils with SEND concerns awaiting a DSL decision")
             return
-        found = cross_references(records, academy=academy)
+        listing_x = app.reads.cross_references(caller, academy, limit=_ALL)
+        found = listing_x.rows
         if as_json:
             out.print_json(json.dumps([c.as_json() for c in found]))
             return
-        names = pupil_names(records, (c.pupil_id for c in found))
+        names = pupil_names(listing_x)
     table = Table(
         "added", "pupil", "academy", "CPOMS log", "added by", "DSL decision", "decided by"
     )
@@ -171,30 +160,30 @@ def access_log(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the most recent N reads.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    by: By = "",
 ) -> None:
-    """Who read which pupil's records, when, what and for what purpose (oldest first)."""
-    from api.cli import resolve_pupil
-
-    with caught_up() as records:
-        pupil_id = resolve_pupil(records, pupil) if pupil is not None else None
-        found = read_access_log(
-            records,
-            pupil=pupil_id,
+    """Who read which pupil's records, when, what and for what purpose (oldest first); read
+    as a trust-wide DSL. Pupils are shown by id: this listing shows no pupil content."""
+    caller = operator(by, Role.DSL)
+    with chronicle() as app:
+        pupil_id = resolve_pupil(app, caller, pupil) if pupil is not None else None
+        found = app.reads.access_log_across(
+            caller,
             staff=staff,
             since=since.date() if since else None,
             until=until.date() if until else None,
-            academy=academy,
+            read_at=academy,
+            pupil=pupil_id,
             limit=limit,
         )
-        if as_json:
-            out.print_json(json.dumps([a.as_json() for a in found]))
-            return
-        names = pupil_names(records, (a.pupil_id for a in found))
+    if as_json:
+        out.print_json(json.dumps([a.as_json() for a in found]))
+        return
     table = Table("when (UTC)", "pupil", "academy", "read by", "what", "purpose")
     for a in found:
         table.add_row(
             a.recorded_at[:16].replace("T", " "),
-            names[a.pupil_id],
+            str(a.pupil_id),
             a.academy or "-",
             f"{a.staff_id} ({a.role})",
             a.detail or a.what,
@@ -204,21 +193,17 @@ def access_log(
     out.print(f"{len(found)} reads", highlight=False)
 
 
-def pupil_names(records: PupilRecords, pupil_ids: Iterable[UUID]) -> dict[UUID, str]:
-    """Each pupil's name and UPN, from the registration entry alone (one decryption each)."""
-    names: dict[UUID, str] = {}
-    chosen = list(dict.fromkeys(pupil_ids))
-    records.data_keys.prefetch(chosen)  # one query for the keys, not one per pupil
-    for pupil_id in chosen:
-        first = records.recorder.select_events(pupil_id, lte=1)
-        try:
-            p = json.loads(records.sealing_mapper.committed(first[0]).payload)
-        except KeyShredded:
-            names[pupil_id] = f"{pupil_id} (purged)"
-            continue
-        given = p["preferred_name"] or p["legal_given_names"]
-        names[pupil_id] = f"{given} {p['legal_family_name']} ({p['upn']})"
-    return names
+def pupil_names(listing: Listing[Any]) -> dict[UUID, str]:
+    """Each listed pupil's name and UPN (read by the listing's own query, and logged)."""
+    found: dict[UUID, str] = {}
+    for pupil_id, shown in listing.names.items():
+        found[pupil_id] = f"{shown.name} ({shown.upn})"
+    return _Named(found)
+
+
+class _Named(dict[UUID, str]):
+    def __missing__(self, pupil_id: UUID) -> str:
+        return f"{pupil_id} (purged)"
 
 
 def _status(d: Deadline) -> str:

@@ -10,10 +10,21 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from api.app.bodies import (
+    CorrectEntry,
+    LiftLegalHolds,
+    PlaceLegalHold,
+    ProposePurge,
+    RefuseErasure,
+    RequestSubjectAccess,
+)
+from api.app.service import Chronicle
 from api.bootstrap import open_ledger, open_records, open_retention
+from api.cli_common import chronicle, operator, resolve_pupil
 from api.retention import Retention
 from api.settings import load_settings
-from domain.values import Recorder, Role
+from domain.pupil.rights import subject_access_due
+from domain.values import Role
 
 retention_app = typer.Typer(
     no_args_is_help=True, help="Retention, legal holds, purges and data-protection requests."
@@ -34,10 +45,11 @@ def retention(check_purges: bool = True) -> Iterator[tuple[Any, Retention]]:
         records.close()
 
 
-def _pupil(records: Any, text: str) -> Any:
-    from api.cli import resolve_pupil
-
-    return resolve_pupil(records, text)
+def _add(app: Chronicle, slug: str, pupil: str, by: str, role: Role, body: Any) -> Any:
+    """Add a DPO's entry through the application (authorised, audited with it)."""
+    caller = operator(by, role)
+    pupil_id = resolve_pupil(app, caller, pupil)
+    return pupil_id, app.entries.add(caller, slug, pupil_id, body, None)
 
 
 @retention_app.command("hold")
@@ -49,10 +61,10 @@ def hold(
     role: AsRole = Role.DPO,
 ) -> None:
     """Place a legal hold: the pupil's records cannot be purged until it is lifted."""
-    with retention() as (records, dpo):
-        pupil_id = _pupil(records, pupil)
-        hold_id = dpo.hold(pupil_id, Recorder(by, role), reason, requested_by or by)
-    out.print(f"Legal hold {hold_id} placed on pupil {pupil_id}.", highlight=False)
+    with chronicle() as app:
+        body = PlaceLegalHold(reason=reason, requested_by=requested_by or by)
+        pupil_id, saved = _add(app, "legal-holds", pupil, by, role, body)
+    out.print(f"Legal hold placed on pupil {pupil_id} (entry {saved.seq}).", highlight=False)
 
 
 @retention_app.command("release")
@@ -63,10 +75,11 @@ def release(
     role: AsRole = Role.DPO,
 ) -> None:
     """Lift the legal hold(s) on a pupil's records."""
-    with retention() as (records, dpo):
-        pupil_id = _pupil(records, pupil)
-        lifted = dpo.release(pupil_id, Recorder(by, role), reason)
-    out.print(f"Lifted {len(lifted)} legal hold(s) on pupil {pupil_id}.", highlight=False)
+    with chronicle() as app:
+        pupil_id, saved = _add(
+            app, "legal-holds/release", pupil, by, role, LiftLegalHolds(reason=reason)
+        )
+    out.print(f"Lifted the legal hold(s) on pupil {pupil_id} (entry {saved.seq}).", highlight=False)
 
 
 @retention_app.command("propose-purge")
@@ -79,9 +92,10 @@ def propose_purge(
     ] = None,
 ) -> None:
     """Propose purging a pupil's records; a second person must approve."""
-    with retention() as (records, dpo):
-        pupil_id = _pupil(records, pupil)
-        due = dpo.propose(pupil_id, Recorder(by, role), override)
+    with chronicle() as app:
+        caller = operator(by, role)
+        pupil_id = resolve_pupil(app, caller, pupil)
+        due = app.purges.propose(caller, pupil_id, ProposePurge(override=override))
     out.print(
         f"Purge of pupil {pupil_id} proposed by {by} (retention due {due}); a second person "
         f"must run `chronicle retention approve-purge {pupil_id} --by <their id>`.",
@@ -92,9 +106,10 @@ def propose_purge(
 @retention_app.command("approve-purge")
 def approve_purge(pupil: str, by: By, role: AsRole = Role.DPO) -> None:
     """Approve a proposed purge and carry it out: irreversible."""
-    with retention() as (records, dpo):
-        pupil_id = _pupil(records, pupil)
-        record = dpo.approve(pupil_id, Recorder(by, role))
+    with chronicle() as app:
+        caller = operator(by, role)
+        pupil_id = resolve_pupil(app, caller, pupil)
+        record = app.purges.approve(caller, pupil_id)
     r = record.record
     out.print(
         f"Pupil {pupil_id} purged at {r['purged_at']} (proposed by {r['proposed_by']}, approved "
@@ -118,10 +133,16 @@ def sar_request(
     role: AsRole = Role.DPO,
 ) -> None:
     """Record a subject access request: its one-month response deadline is tracked."""
-    with retention() as (records, dpo):
-        pupil_id = _pupil(records, pupil)
-        day = _day(received) or records.clock().date()
-        due = dpo.request_subject_access(pupil_id, Recorder(by, role), reference, requester, day)
+    with chronicle() as app:
+        body = RequestSubjectAccess.model_validate(
+            {
+                "request_reference": reference,
+                "requester_relationship": requester,
+                "received_on": _day(received),
+            }
+        )
+        pupil_id, _ = _add(app, "subject-access-requests", pupil, by, role, body)
+        due = subject_access_due(body.received_on or app.today())
     out.print(
         f"Subject access request {reference} recorded on pupil {pupil_id}; response due by "
         f"{due}. Answer it with `chronicle export {pupil_id} --subject-access --out FILE`.",
@@ -140,10 +161,12 @@ def correct(
     role: AsRole = Role.DPO,
 ) -> None:
     """Rectification: record a correction beside an entry (the entry itself stays)."""
-    with retention() as (records, dpo):
-        pupil_id = _pupil(records, pupil)
-        seq = dpo.correct(pupil_id, Recorder(by, role), entry, what_was_wrong, correction, reason)
-    out.print(f"Entry {seq} of pupil {pupil_id} corrects entry {entry}.", highlight=False)
+    with chronicle() as app:
+        body = CorrectEntry(
+            corrects_seq=entry, what_was_wrong=what_was_wrong, correction=correction, reason=reason
+        )
+        pupil_id, saved = _add(app, "corrections", pupil, by, role, body)
+    out.print(f"Entry {saved.seq} of pupil {pupil_id} corrects entry {entry}.", highlight=False)
 
 
 @retention_app.command("refuse-erasure")
@@ -160,13 +183,19 @@ def refuse_erasure(
     role: AsRole = Role.DPO,
 ) -> None:
     """Record that a request to erase an entry was refused, with the reason and legal basis."""
-    with retention() as (records, dpo):
-        pupil_id = _pupil(records, pupil)
-        seq = dpo.refuse_erasure(
-            pupil_id, Recorder(by, role), entry, reference, requester, reason, legal_basis
+    with chronicle() as app:
+        body = RefuseErasure.model_validate(
+            {
+                "entry_seq": entry,
+                "request_reference": reference,
+                "requester_relationship": requester,
+                "reason": reason,
+                "legal_basis": legal_basis,
+            }
         )
+        pupil_id, saved = _add(app, "erasure-refusals", pupil, by, role, body)
     out.print(
-        f"Entry {seq} of pupil {pupil_id} records that erasing entry {entry} was refused; "
+        f"Entry {saved.seq} of pupil {pupil_id} records that erasing entry {entry} was refused; "
         "the entry is kept.",
         highlight=False,
     )

@@ -9,7 +9,8 @@ A **subject-access export** (`export_subject_access`) is the same bundle with tw
 parts that older verifiers ignore (docs/verifiable-export.md, "Subject-access exports"):
 `access_log`, the pupil's access-log entries chained and anchored in the same signed
 checkpoint, and `subject_access`, which names the request it answers and lists the entries
-and fields holding third-party information for the DPO's redaction review (`THIRD_PARTY`).
+and fields holding third-party information for the DPO's redaction review (the catalogue's
+`ENTRY_KINDS`).
 Its `RecordsDisclosed` (purpose `subject_access`, the request's reference as detail) closes
 the request's deadline.
 """
@@ -17,6 +18,7 @@ the request's deadline.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +26,8 @@ from uuid import UUID
 
 from sqlalchemy import select
 
+from api.app.catalogue import ENTRY_KINDS
+from api.app.visibility import Entry, third_party_fields
 from api.application import PupilRecords, RecordEntry
 from crypto.bundle_check import FORMAT
 from crypto.chain import GENESIS_PREV, chain_leaf
@@ -34,44 +38,6 @@ from domain.values import DisclosurePurpose, Recorder
 from projections.ledger import Ledger, LedgerError, leaves
 
 SUBJECT_ACCESS_BASIS = "UK GDPR art. 15 (right of access by the data subject)"
-
-# Entry kinds whose fields carry information about, or from, someone other than the pupil
-# (and the family member asking): each is marked for the DPO's review before the export is
-# sent, never withheld automatically. Staff ids acting in their professional role are not
-# marked (the ICO's guidance: usually disclosed). docs/operations.md explains the choice.
-THIRD_PARTY: dict[str, tuple[tuple[str, ...], str]] = {
-    "ConcernRaised": (
-        ("description", "evidence"),
-        "free text: may name or describe other pupils or adults",
-    ),
-    "ExternalAgencyInvolved": (
-        ("professional", "reason"),
-        "names an outside professional; their reasons are their information too",
-    ),
-    "AdviceReceived": (
-        ("professional", "summary", "recommendations"),
-        "advice from an outside professional (their name, opinion and report): ask them "
-        "or consider the DPA 2018 Sch. 2 Part 3 test",
-    ),
-    "SafeguardingCrossReferenced": (
-        ("cpoms_log_id", "note", "decided_by"),
-        "safeguarding: may identify others or risk serious harm (DPA 2018 Sch. 3)",
-    ),
-    "ParentalAgreementSigned": (
-        ("signed_by", "relationship", "notes"),
-        "names the parent or carer who signed",
-    ),
-    "PlanReviewed": (("parent_voice",), "a parent's or carer's own words"),
-    "AnnualReviewScheduled": (("invitees",), "names the people invited"),
-    "AnnualReviewHeld": (
-        ("attendees", "parent_voice"),
-        "names the attendees; a parent's or carer's own words",
-    ),
-    "AnnualReviewReportSent": (("sent_to",), "names the recipients"),
-    "LeftTrust": (("receipt_acknowledged_by",), "names a person at the next setting"),
-    "LegalHoldPlaced": (("requested_by", "reason"), "may name a claimant or legal adviser"),
-    "RecordsDisclosed": (("recipient",), "names who received the records"),
-}
 
 
 @dataclass(frozen=True)
@@ -102,24 +68,41 @@ def bundle_digest(bundle: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(bundle)).hexdigest()
 
 
+# Why an entry is withheld from this export (None: it is shown), given the entry.
+Withhold = Callable[[RecordEntry], str | None]
+
+
 def export_pupil(
     records: PupilRecords,
     ledger: Ledger,
     pupil_id: UUID,
     disclosure: Disclosure,
     redactions: dict[int, str] | None = None,
+    withhold: Withhold | None = None,
 ) -> Export:
     """Build the pupil's bundle up to its head, anchored in a signed checkpoint, and record
-    the disclosure. Refused (nothing recorded) if the domain refuses the disclosure."""
-    redactions = redactions or {}
+    the disclosure. `redactions` are the exporter's own (seq -> reason); `withhold` is the
+    visibility rule for the recipient. Refused (nothing recorded) if the domain refuses."""
     entries = records.entries(pupil_id)
-    _check_redactions(redactions, len(entries))
-    bundle, up_to = _bundle(records, ledger, pupil_id, entries, disclosure, redactions)
+    withheld = _withheld(entries, redactions or {}, withhold)
+    bundle, up_to = _bundle(records, ledger, pupil_id, entries, disclosure, withheld)
     digest = bundle_digest(bundle)
     _record_disclosure(
-        records, pupil_id, disclosure, up_to, sorted(redactions), digest, records.clock()
+        records, pupil_id, disclosure, up_to, sorted(withheld), digest, records.clock()
     )
     return Export(bundle, digest)
+
+
+def _withheld(
+    entries: list[RecordEntry], redactions: dict[int, str], withhold: Withhold | None
+) -> dict[int, str]:
+    _check_redactions(redactions, len(entries))
+    found = dict(redactions)
+    if withhold is not None:
+        for entry in entries:
+            if entry.seq not in found and (reason := withhold(entry)) is not None:
+                found[entry.seq] = reason
+    return found
 
 
 def export_subject_access(
@@ -131,13 +114,13 @@ def export_subject_access(
     request_seq: int | None = None,
     recipient: str | None = None,
     redactions: dict[int, str] | None = None,
+    withhold: Withhold | None = None,
 ) -> Export:
     """The pupil's bundle for a subject access request (the latest one unless `request_seq`
     names it), with the access log and the third-party review; recorded as a disclosure
     for purpose `subject_access`, which closes the request's deadline."""
-    redactions = redactions or {}
     entries = records.entries(pupil_id)
-    _check_redactions(redactions, len(entries))
+    redactions = _withheld(entries, redactions or {}, withhold)
     request = _request(entries, request_seq)
     relationship = request.payload["requester_relationship"]
     disclosure = Disclosure(
@@ -174,15 +157,15 @@ def export_subject_access(
 
 
 def third_party_review(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The shown entries with third-party information in a non-empty field, and why."""
+    """The shown entries with third-party information in a non-empty field, and why
+    (the fields are the command catalogue's, `ENTRY_KINDS`)."""
     marks = []
     for event in events:
-        rule = THIRD_PARTY.get(event["type"])
-        if rule is None or "payload" not in event:
+        if "payload" not in event:
             continue
-        fields, why = rule
-        present = [f for f in fields if event["payload"].get(f) not in (None, "", [])]
+        present = third_party_fields(Entry(event["type"], event["seq"], payload=event["payload"]))
         if present:
+            why = ENTRY_KINDS[event["type"]].why
             marks.append(
                 {"seq": event["seq"], "type": event["type"], "fields": present, "why": why}
             )

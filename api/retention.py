@@ -43,6 +43,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.orm import Session
 
 from api.application import ConflictingUpdate, PupilRecords
 from crypto.chain import checkpoint_signature_valid
@@ -152,111 +153,6 @@ class Retention:
         # Holds come from the retention schedule, brought up to date before each check.
         self._schedule = ProjectionRunner(records, [RetentionSchedule(records.policy)])
 
-    # ----- legal holds ------------------------------------------------------------------
-
-    def hold(self, pupil_id: UUID, by: Recorder, reason: str, requested_by: str) -> UUID:
-        pupil = self.records.get_pupil(pupil_id)
-        now = self.records.clock()
-        hold_id = pupil.place_legal_hold(
-            reason=reason,
-            requested_by=requested_by,
-            recorded_by=by,
-            happened_on=now.date(),
-            recorded_at=now,
-        )
-        self.records.save(pupil)
-        self._audit("hold", pupil_id, by, "done", f"hold {hold_id}")
-        return hold_id
-
-    def release(self, pupil_id: UUID, by: Recorder, reason: str) -> list[UUID]:
-        """Lift every legal hold in force (a pupil rarely has more than one)."""
-        pupil = self.records.get_pupil(pupil_id)
-        if not pupil.holds:
-            raise RetentionRefused(f"pupil {pupil_id} has no legal hold in force")
-        now = self.records.clock()
-        lifted = list(pupil.holds)
-        for hold_id in lifted:
-            pupil.lift_legal_hold(
-                hold_id=hold_id,
-                reason=reason,
-                recorded_by=by,
-                happened_on=now.date(),
-                recorded_at=now,
-            )
-        self.records.save(pupil)
-        self._audit("release", pupil_id, by, "done", f"{len(lifted)} hold(s) lifted")
-        return lifted
-
-    # ----- data-protection requests ----------------------------------------------------
-
-    def request_subject_access(
-        self, pupil_id: UUID, by: Recorder, reference: str, relationship: str, received: date
-    ) -> date:
-        """Record a subject access request; returns the day the response is due."""
-        pupil = self.records.get_pupil(pupil_id)
-        due = pupil.request_subject_access(
-            request_reference=reference,
-            requester_relationship=relationship,
-            recorded_by=by,
-            happened_on=received,
-            recorded_at=self.records.clock(),
-        )
-        self.records.save(pupil)
-        self._audit("subject_access", pupil_id, by, "done", f"entry {pupil.version}; due {due}")
-        return due
-
-    def correct(
-        self,
-        pupil_id: UUID,
-        by: Recorder,
-        entry: int,
-        what_was_wrong: str,
-        correction: str,
-        reason: str,
-    ) -> int:
-        """Rectification: record `EntryCorrected` beside entry `entry`; returns its seq."""
-        pupil = self.records.get_pupil(pupil_id)
-        now = self.records.clock()
-        pupil.correct_entry(
-            corrects_seq=entry,
-            what_was_wrong=what_was_wrong,
-            correction=correction,
-            reason=reason,
-            recorded_by=by,
-            happened_on=now.date(),
-            recorded_at=now,
-        )
-        self.records.save(pupil)
-        self._audit("correct", pupil_id, by, "done", f"entry {pupil.version} corrects {entry}")
-        return pupil.version
-
-    def refuse_erasure(
-        self,
-        pupil_id: UUID,
-        by: Recorder,
-        entry: int,
-        reference: str,
-        relationship: str,
-        reason: str,
-        legal_basis: str,
-    ) -> int:
-        """Record that erasing entry `entry` was refused (the entry stays); returns the seq."""
-        pupil = self.records.get_pupil(pupil_id)
-        now = self.records.clock()
-        pupil.refuse_erasure(
-            entry_seq=entry,
-            request_reference=reference,
-            requester_relationship=relationship,
-            reason=reason,
-            legal_basis=legal_basis,
-            recorded_by=by,
-            happened_on=now.date(),
-            recorded_at=now,
-        )
-        self.records.save(pupil)
-        self._audit("refuse_erasure", pupil_id, by, "done", f"entry {entry} kept")
-        return pupil.version
-
     # ----- the two-person purge ---------------------------------------------------------
 
     def propose(self, pupil_id: UUID, by: Recorder, override: str | None = None) -> date:
@@ -284,7 +180,7 @@ class Retention:
             pupil_id,
             by,
             "done",
-            f"due {due}" + (f"; override: {override}" if override else ""),
+            "due for purge" if not override else f"before the due date; override: {override}",
         )
         return due
 
@@ -425,10 +321,6 @@ class Retention:
             rows = session.execute(select(purges.c.record).order_by(purges.c.purged_at)).scalars()
             return [_record(json.loads(r)) for r in rows]
 
-    def audit(self, action: str, pupil_id: UUID, by: Recorder, outcome: str, detail: str) -> None:
-        """One line in `retention_audit` (no personal data in `detail`)."""
-        self._audit(action, pupil_id, by, outcome, detail)
-
     def audit_entries(self, pupil_id: UUID | None = None) -> list[dict[str, Any]]:
         query = select(audit_log).order_by(audit_log.c.id)
         if pupil_id is not None:
@@ -503,19 +395,38 @@ class Retention:
 
     def _audit(self, action: str, pupil_id: UUID, by: Recorder, outcome: str, detail: str) -> None:
         with self.records.datastore.transaction(True) as session:
-            session.execute(
-                insert(audit_log).values(
-                    at=self.records.clock(),
-                    action=action,
-                    pupil_id=pupil_id,
-                    actor=f"{by.staff_id} ({by.role})",
-                    outcome=outcome,
-                    detail=detail,
-                )
-            )
+            audit_row(session, self.records.clock(), action, pupil_id, by, outcome, detail)
 
     def _journal(self, record: PurgeRecord) -> None:
         append_record(self.journal, record.as_json())
+
+
+def create_tables(engine: Any) -> None:
+    """The retention tables (proposals, audit, purge records), if missing."""
+    metadata.create_all(engine, checkfirst=True)
+
+
+def audit_row(
+    session: Session,
+    at: datetime,
+    action: str,
+    pupil_id: UUID,
+    by: Recorder,
+    outcome: str,
+    detail: str,
+) -> None:
+    """One line in `retention_audit`, in the caller's transaction (no personal data in
+    `detail`, and never a due date: it would give away the date of birth)."""
+    session.execute(
+        insert(audit_log).values(
+            at=at,
+            action=action,
+            pupil_id=pupil_id,
+            actor=f"{by.staff_id} ({by.role})",
+            outcome=outcome,
+            detail=detail,
+        )
+    )
 
 
 def _record(data: dict[str, Any]) -> PurgeRecord:

@@ -351,14 +351,26 @@ class SafeguardingPolicy(_Model):
     notify_staff_of_log: bool = False
 
 
+# Purposes a disclosure of restricted entries (safeguarding cross-references) may serve by
+# default: a court's order and another agency's safeguarding duties. Everywhere else the
+# DSL decides, entry by entry (docs/policies.md). A copy for the family (subject access, a
+# copy to parents) is not a purpose this list can name: the DSL releases what is safe.
+RESTRICTED_DISCLOSED_FOR: tuple[DisclosurePurpose, ...] = (
+    "criminal_court_order",
+    "safeguarding_welfare_duties",
+)
+
+
 class DisclosurePolicy(_Model):
     ehcp_requires_parental_consent: bool = False
     ehcp_permitted_purposes: tuple[DisclosurePurpose, ...] = ()
+    restricted_disclosed_for: tuple[DisclosurePurpose, ...] = RESTRICTED_DISCLOSED_FOR
 
     @model_validator(mode="after")
     def _coherent(self) -> "DisclosurePolicy":
         found = _Found()
         found.duplicates(self.ehcp_permitted_purposes, "ehcp_permitted_purposes")
+        found.duplicates(self.restricted_disclosed_for, "restricted_disclosed_for")
         if self.ehcp_permitted_purposes and not self.ehcp_requires_parental_consent:
             found.add(
                 "ehcp_permitted_purposes",

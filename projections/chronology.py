@@ -11,7 +11,7 @@ them), so shredding the key leaves nothing readable here.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -75,6 +75,9 @@ AREA_NAMES: dict[str, AreaOfNeed] = {
 }
 
 Order = Literal["happened", "recorded"]
+# Who sees an entry: (kind, author's staff id) -> "shown", "masked" or "omitted". The
+# application layer's visibility rule (api/app/visibility.py) is passed in as one.
+View = Callable[[str, str], str]
 # What a read takes from the index, in this order (`chronology()` unpacks it).
 _SHOWN = tuple(
     chronology_index.c[name]
@@ -194,14 +197,17 @@ def chronology(
     author_role: str | None = None,
     area: str | None = None,
     viewer_role: str | None = None,
+    view: View | None = None,
     order: Order = "happened",
 ) -> list[ChronologyEntry]:
     """A pupil's entries from the index, filtered, in the order they happened (or were
     recorded), each correction attached to the entry it corrects.
 
-    `since`/`until` bound `happened_on`, both inclusive. With `viewer_role`, entries whose
-    kind the policy hides from that role are masked: kind and dates only. Only the entries
-    shown unmasked, and their corrections, are decrypted.
+    `since`/`until` bound `happened_on`, both inclusive. `view` says who sees what (the
+    application's visibility rule): a masked entry shows its kind and dates only, an omitted
+    one is left out, and a filter on its author's role or area of need never matches an
+    entry that is not shown. `viewer_role` alone masks by the policy's kinds for the role.
+    Only the entries shown, and their corrections, are decrypted.
     """
     c = chronology_index.c
     filters: list[ColumnElement[bool]] = []
@@ -227,17 +233,26 @@ def chronology(
         query = query.order_by(c.recorded_at, c.seq)
     if viewer_role is not None:
         _checked_role(viewer_role)
-    visible = _visibility(records.policy, viewer_role)
+        if view is None:
+            view = _kinds_view(records.policy, viewer_role)
+    # A filter on what a masked entry hides (its author, its area of need) never matches it.
+    hides_filtered = author_role is not None or area is not None
     with records.datastore.transaction(commit=False) as session:
         # Plain tuples: a Row's attribute access costs more than the decryption.
         found = [tuple(r) for r in session.execute(query).all()]
-        rows: list[_IndexRow] = [r[:8] for r in found if r[8]]
+        shown = _shown_of(found, view)
+        rows: list[_IndexRow] = [
+            r[:8]
+            for r in found
+            if r[8] and shown[r[0]] != "omitted" and not (hides_filtered and shown[r[0]] != "shown")
+        ]
         if not rows:
             _check_pupil_exists(records, pupil_id)
             return []
         selected = {r[0] for r in rows}
-        corrections = _corrections_of(found, selected)
+        corrections = _corrections_of([r for r in found if shown[r[0]] != "omitted"], selected)
         wanted = selected | {r[0] for rs in corrections.values() for r in rs}
+        visible = {seq for seq in wanted if shown[seq] == "shown"}
         opened = _open_entries(session, records, pupil_id, wanted, visible)
 
     def entry(row: _IndexRow) -> ChronologyEntry:
@@ -290,9 +305,18 @@ def _checked_role(role: str) -> str:
     return role
 
 
-def _visibility(policy: TrustPolicy, viewer_role: str | None) -> frozenset[str] | None:
-    """The kinds a viewer may read; None means no masking (an operator's full read)."""
-    return None if viewer_role is None else frozenset(policy.visible_kinds(viewer_role))
+def _kinds_view(policy: TrustPolicy, viewer_role: str) -> View:
+    """Masking by kind alone (the policy's list for the role): for callers outside the
+    application layer, such as the projection tests."""
+    kinds = frozenset(policy.visible_kinds(viewer_role))
+    return lambda kind, _author: "shown" if kind in kinds else "masked"
+
+
+def _shown_of(found: list[tuple[Any, ...]], view: View | None) -> dict[int, str]:
+    """seq -> "shown", "masked" or "omitted" for every row read (None: all shown)."""
+    if view is None:
+        return {int(r[0]): "shown" for r in found}
+    return {int(r[0]): view(r[1], r[5]) for r in found}
 
 
 def _corrections_of(found: list[tuple[Any, ...]], seqs: set[int]) -> dict[int, list[_IndexRow]]:
@@ -311,9 +335,9 @@ def _open_entries(
     records: PupilEventSource,
     pupil_id: UUID,
     seqs: set[int],
-    visible: frozenset[str] | None,
+    visible: set[int],
 ) -> dict[int, tuple[bytes, dict[str, Any] | None]]:
-    """Commitment and payload by seq; the payload is decrypted only if the viewer may see it.
+    """Commitment and payload by seq; the payload is decrypted only for `visible` seqs.
 
     One range read (Core, not the recorder's ORM query, which costs more than the
     decryption) covers the selected entries; rows the index did not choose are skipped
@@ -329,16 +353,12 @@ def _open_entries(
     ).all()
     found: dict[int, tuple[bytes, dict[str, Any] | None]] = {}
     mapper = records.sealing_mapper
-    kinds: dict[str, str] = {}
     try:
         for seq, topic, raw in stored:
             if seq not in seqs:
                 continue
             state = bytes(raw)  # memoryview on some drivers
-            kind = kinds.get(topic)
-            if kind is None:
-                kind = kinds[topic] = event_type(topic)
-            if visible is None or kind in visible:
+            if seq in visible:
                 sealed = StoredEvent(
                     originator_id=pupil_id, originator_version=seq, topic=topic, state=state
                 )

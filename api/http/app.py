@@ -1,4 +1,4 @@
-"""The app factory: the HTTP API over already-open records and ledger (nothing at import)."""
+"""The app factory: the HTTP API and the web pages over one `Chronicle` (nothing at import)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.application import PupilRecords
+from api.app.service import Chronicle
 from api.http import commands, errors, exports, ledger, pupils, reads, retention
-from api.http.idempotency import IdempotencyStore
-from api.http.service import Service
-from api.users import Users
-from projections.catalogue import build_projections
-from projections.ledger import Ledger, LedgerFollower
-from projections.runner import ProjectionRunner
+from api.web import install as install_web
 
 DESCRIPTION = """\
 The SEND records of the trust's pupils. Authenticate with your personal token
@@ -25,40 +20,22 @@ in the pupil's access log. See docs/api.md and docs/permissions.md.
 
 
 def create_app(
-    records: PupilRecords,
-    ledger_: Ledger,
-    *,
-    users: Users | None = None,
-    follow_ledger: bool = False,
-    follow_interval: float = 0.05,
+    chronicle: Chronicle, *, follow_ledger: bool = False, follow_interval: float = 0.05
 ) -> FastAPI:
-    """The API over `records` and `ledger_`; with `follow_ledger`, a `LedgerFollower` keeps
-    checkpoints current while the app runs (started and stopped with it)."""
-    engine = records.datastore.engine
-    service = Service(
-        records=records,
-        ledger=ledger_,
-        users=users or Users(engine),
-        idempotency=IdempotencyStore(engine),
-        runner=ProjectionRunner(records, build_projections(records.policy)),
-    )
+    """The API and the web pages over `chronicle`; with `follow_ledger`, a ledger follower
+    keeps checkpoints current while the app runs (started and stopped with it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        follower = LedgerFollower(ledger_, follow_interval).start() if follow_ledger else None
+        follower = chronicle.ledger_follower(follow_interval).start() if follow_ledger else None
         try:
             yield
         finally:
             if follower is not None:
                 follower.stop()
 
-    app = FastAPI(
-        title="Chronicle",
-        version="1",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-    )
-    app.state.chronicle = service
+    app = FastAPI(title="Chronicle", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.chronicle = chronicle
     errors.install(app)
     app.include_router(pupils.router)
     app.include_router(commands.router)
@@ -66,8 +43,6 @@ def create_app(
     app.include_router(reads.router)
     app.include_router(exports.router)
     app.include_router(retention.router)
-    # The web interface (docs/web.md): pages under / and /ui/, same service and rules.
-    from api import web
-
-    app.state.web = web.install(app, service)
+    # The web interface (docs/web.md): pages under / and /ui/, the same use cases.
+    app.state.web = install_web(app, chronicle)
     return app

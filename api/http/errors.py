@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.app.errors import AppError
+from api.app.service import Chronicle
 from api.application import ConflictingUpdate
 from crypto.errors import CryptoError
 from domain.errors import DomainError, PupilPurged, UnknownPupil
@@ -39,17 +41,13 @@ class Problem(BaseModel):
     )
 
 
-class ApiError(Exception):
-    """An answer other than success, raised anywhere under a route."""
-
-    def __init__(self, status: int, error: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail, self.extra = status, error, detail, extra
+# The HTTP edge raises the application's own refusal for its own checks (token, headers).
+ApiError = AppError
 
 
-def not_found(pupil_id: object) -> ApiError:
+def not_found(pupil_id: object) -> AppError:
     # The same words for "no such pupil" and "not in your academies" (docs/permissions.md).
-    return ApiError(
+    return AppError(
         404,
         "pupil_not_found",
         f"no pupil with id {pupil_id} among the academies you cover: check the id "
@@ -83,8 +81,8 @@ def problem(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
 
 def for_exception(exc: Exception) -> tuple[int, dict[str, Any]]:
     """The status and body for an error raised while handling a request."""
-    if isinstance(exc, ApiError):
-        return exc.status, _body(exc.error, exc.detail, **exc.extra)
+    if isinstance(exc, AppError):
+        return exc.status, _body(exc.code, exc.detail, **exc.extra)
     if isinstance(exc, UnknownPupil):
         return for_exception(not_found(exc.pupil_id))
     if isinstance(exc, PupilPurged):
@@ -104,10 +102,10 @@ def for_exception(exc: Exception) -> tuple[int, dict[str, Any]]:
 
 
 def _purge_record(request: Request, pupil_id: object) -> dict[str, Any] | None:
-    """The signed purge record of `pupil_id`, from the installation's purge journal."""
-    from api.http import retention  # late: that module imports this one
-
-    return retention.purge_record_of(request, pupil_id)
+    """The signed purge record of `pupil_id`, if this installation holds one."""
+    app: Chronicle = request.app.state.chronicle
+    record = app.reads.purge_record_of(pupil_id)
+    return None if record is None else record.as_json()
 
 
 def _kind(exc: Exception) -> str:
@@ -127,7 +125,7 @@ def install(app: FastAPI) -> None:
             )
         return await call_next(request)
 
-    @app.exception_handler(ApiError)
+    @app.exception_handler(AppError)
     @app.exception_handler(DomainError)
     @app.exception_handler(RegisterQueryError)
     @app.exception_handler(CryptoError)

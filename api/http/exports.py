@@ -1,11 +1,10 @@
 """Exports: a pupil's verifiable history (`chronicle-export/1`, docs/verifiable-export.md)
 as JSON, or the same export as the tribunal bundle a person reads (HTML).
 
-An export is a disclosure: `api.export.export_pupil` records it on the pupil
-(`RecordsDisclosed`, with the bundle's digest), so both routes are POSTs, and each export is
-also recorded in the pupil's access log (`what = "export <digest>"`). The bundle holds
-pupil content, so it is never stored by the API (no idempotency record either: a retried
-export is a second export, and is recorded as one).
+An export is a disclosure (the application's `Exports` use case: withheld entries follow
+the recipient and purpose, it is recorded on the pupil as `RecordsDisclosed` and in its
+access log), so both routes are POSTs. The bundle holds pupil content, so it is never
+stored by the API (no idempotency record either: a retried export is a second export).
 """
 
 from __future__ import annotations
@@ -15,14 +14,10 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from api.app.bodies import ExportRequest
 from api.bundle_html import render_bundle_html
-from api.export import Disclosure, Export, export_pupil
-from api.http.access import record_views
-from api.http.auth import Caller, Permitted, ServiceDep
-from api.http.errors import ApiError, responses
-from api.http.models import ExportRequest
-from api.http.service import Service
-from projections.ledger import LedgerError
+from api.http.auth import ChronicleDep, Permitted
+from api.http.errors import responses
 
 router = APIRouter(prefix="/pupils", tags=["exports"])
 _ERRORS = responses(401, 403, 404, 409, 410, 422)
@@ -33,28 +28,6 @@ _BUNDLE = {
 }
 
 
-def _export(svc: Service, caller: Caller, pupil_id: UUID, body: ExportRequest) -> Export:
-    caller.check(svc.records.get_pupil(pupil_id))
-    redactions: dict[int, str] = {}
-    for r in body.redactions:
-        if r.seq in redactions:
-            raise ApiError(422, "invalid_entry", f"entry {r.seq} is redacted twice: list it once")
-        redactions[r.seq] = r.reason
-    disclosure = Disclosure(body.recipient, body.purpose, body.legal_basis, caller.recorder)
-    try:
-        made = export_pupil(svc.records, svc.ledger, pupil_id, disclosure, redactions)
-    except LedgerError as e:
-        # The log is behind a write made at the same moment: nothing was disclosed.
-        raise ApiError(
-            503,
-            "ledger_behind",
-            "the trust-wide log was catching up with a write made just now; nothing was "
-            "exported or recorded: try again",
-        ) from e
-    record_views(svc.records, [pupil_id], caller.recorder, f"export {made.digest}", body.purpose)
-    return made
-
-
 @router.post(
     "/{pupil_id}/exports",
     status_code=201,
@@ -62,16 +35,13 @@ def _export(svc: Service, caller: Caller, pupil_id: UUID, body: ExportRequest) -
     response_class=JSONResponse,
 )
 def export_bundle(
-    pupil_id: UUID, body: ExportRequest, svc: ServiceDep, caller: Permitted
+    pupil_id: UUID, body: ExportRequest, app: ChronicleDep, caller: Permitted
 ) -> JSONResponse:
-    """Export the pupil's verifiable history up to now (redacted entries keep their
-    commitment), anchored in a signed checkpoint; recorded on the pupil as RecordsDisclosed."""
-    made = _export(svc, caller, pupil_id, body)
-    return JSONResponse(
-        made.bundle,
-        status_code=201,
-        headers={"X-Export-Digest": made.digest},
-    )
+    """Export the pupil's verifiable history up to now for the recipient (withheld entries
+    keep their commitment, with the reason), anchored in a signed checkpoint; recorded on
+    the pupil as RecordsDisclosed."""
+    made = app.exports.export(caller, pupil_id, body)
+    return JSONResponse(made.bundle, status_code=201, headers={"X-Export-Digest": made.digest})
 
 
 @router.post(
@@ -87,11 +57,11 @@ def export_bundle(
     response_class=HTMLResponse,
 )
 def export_bundle_html(
-    pupil_id: UUID, body: ExportRequest, svc: ServiceDep, caller: Permitted
+    pupil_id: UUID, body: ExportRequest, app: ChronicleDep, caller: Permitted
 ) -> HTMLResponse:
     """The same export as a tribunal bundle a person reads: date order, an index, numbered
     pages, each entry's sequence number and digest; also recorded as RecordsDisclosed."""
-    made = _export(svc, caller, pupil_id, body)
+    made = app.exports.export(caller, pupil_id, body)
     return HTMLResponse(
         render_bundle_html(made.bundle, made.digest),
         status_code=201,

@@ -1,92 +1,45 @@
-"""Who may call which endpoint (docs/permissions.md, whose table the tests compare with this).
+"""Which use case each HTTP route is (docs/permissions.md shows both columns).
 
-`ACADEMY` endpoints touch one pupil (or a list of pupils): the caller must cover the pupil's
-current academy, else the pupil is reported as not found (404), so the API never confirms
-that a pupil exists elsewhere in the trust.
+Who may do what is the application's table (`api.app.permissions`, keyed by use case);
+this maps the routes onto it, so the API cannot grant what the application does not.
+`PERMISSIONS` (endpoint -> role -> access) is derived, for the tests that compare it with
+the documented table.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-
+from api.app.caller import Access
+from api.app.catalogue import COMMANDS
+from api.app.permissions import USE_CASES
 from domain.values import Role
 
-
-class Access(StrEnum):
-    ALLOWED = "allowed"
-    ACADEMY = "academy"
-    DENIED = "denied"
-
-
-A, S, D = Access.ALLOWED, Access.ACADEMY, Access.DENIED
-_ORDER = (
-    Role.SENDCO, Role.TEACHER, Role.DSL, Role.DPO, Role.TRIBUNAL, Role.TRUST_ADMIN, Role.AUDITOR,
-)  # fmt: skip
-
-_TABLE: dict[str, tuple[Access, ...]] = {
-    #                                          sendco teacher dsl dpo trib admin auditor
-    "GET /pupils":                              (S, S, S, S, S, D, D),
-    "POST /pupils":                             (S, D, D, D, D, D, D),
-    "GET /pupils/{pupil_id}":                   (S, S, S, S, S, D, D),
-    "GET /pupils/{pupil_id}/chronology":        (S, S, S, S, S, D, D),
-    "POST /pupils/{pupil_id}/concerns":         (S, S, S, D, D, D, D),
-    "POST /pupils/{pupil_id}/register-status":  (S, D, D, D, D, D, D),
-    "GET /pupils/{pupil_id}/access-log":        (D, D, S, S, D, D, D),
-    "GET /access-log":                          (D, D, S, S, D, D, D),
-    "GET /ledger/checkpoint":                   (A, D, D, A, A, A, A),
-    "GET /ledger/consistency":                  (A, D, D, A, A, A, A),
-    # Entries (api/http/commands.py): the SENDCo records; the DSL adds and corrects
-    # safeguarding cross-references and records a leaver's files going; a DPO records
-    # corrections (rectification requests).
-    "POST /pupils/{pupil_id}/needs":                          (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/need-withdrawals":               (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/corrections":                    (S, D, S, S, D, D, D),
-    "POST /pupils/{pupil_id}/plans":                          (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/plan-reviews":                   (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/agencies":                       (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/advice":                         (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/ehc-assessment-requests":        (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/la-information-requests":        (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/ehc-plans":                      (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/annual-reviews":                 (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/annual-review-meetings":         (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/annual-review-reports":          (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/ehc-plan-amendments":            (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/ehc-plan-cessations":            (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/safeguarding-cross-references":  (S, D, S, D, D, D, D),
-    "POST /pupils/{pupil_id}/parental-agreements":            (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/exam-access-arrangements":       (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/transitions":                    (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/transfers":                      (S, D, D, D, D, D, D),
-    "POST /pupils/{pupil_id}/departures":                     (S, D, S, D, D, D, D),
-    # Read models (api/http/reads.py) and exports (api/http/exports.py).
-    "GET /register":                                          (S, S, S, S, S, D, D),
-    "GET /deadlines":                                         (S, D, D, D, D, D, D),
-    "GET /safeguarding/cross-references":                     (D, D, S, D, D, D, D),
-    "GET /safeguarding/awaiting-decision":                    (D, D, S, D, D, D, D),
-    "POST /pupils/{pupil_id}/exports":                        (S, D, D, S, S, D, D),
-    "POST /pupils/{pupil_id}/exports/html":                   (S, D, D, S, S, D, D),
-    # Retention and data-protection rights (api/http/retention.py): the DPO's; a trust
-    # admin may approve a purge (the second person) and read the schedule and the signed
-    # purge records; the auditor may read the purge records (no pupil content in them).
-    "GET /retention/schedule":                                (D, D, D, A, D, A, D),
-    "GET /retention/purges":                                  (D, D, D, A, D, A, A),
-    "GET /pupils/{pupil_id}/retention":                       (D, D, D, S, D, S, D),
-    "POST /pupils/{pupil_id}/legal-holds":                    (D, D, D, S, D, D, D),
-    "POST /pupils/{pupil_id}/legal-holds/release":            (D, D, D, S, D, D, D),
-    "POST /pupils/{pupil_id}/purge-proposal":                 (D, D, D, S, D, D, D),
-    "POST /pupils/{pupil_id}/purge-approval":                 (D, D, D, S, D, S, D),
-    "POST /pupils/{pupil_id}/subject-access-requests":        (D, D, D, S, D, D, D),
-    "POST /pupils/{pupil_id}/subject-access-exports":         (D, D, D, S, D, D, D),
-    "POST /pupils/{pupil_id}/erasure-refusals":               (D, D, D, S, D, D, D),
-}  # fmt: skip
-
-PERMISSIONS: dict[str, dict[Role, Access]] = {
-    endpoint: dict(zip(_ORDER, cells, strict=True)) for endpoint, cells in _TABLE.items()
+ROUTES: dict[str, str] = {
+    "GET /pupils": "list_pupils",
+    "POST /pupils": "register_pupil",
+    "GET /pupils/{pupil_id}": "read_pupil",
+    "GET /pupils/{pupil_id}/chronology": "read_chronology",
+    "GET /pupils/{pupil_id}/access-log": "read_access_log",
+    "GET /access-log": "list_access_log",
+    "GET /ledger/checkpoint": "read_checkpoint",
+    "GET /ledger/consistency": "read_checkpoint",
+    **{f"POST {command.path}": command.use_case for command in COMMANDS},
+    "GET /register": "list_pupils",
+    "GET /deadlines": "list_deadlines",
+    "GET /safeguarding/cross-references": "list_cross_references",
+    "GET /safeguarding/awaiting-decision": "list_awaiting_decision",
+    "POST /pupils/{pupil_id}/exports": "export",
+    "POST /pupils/{pupil_id}/exports/html": "export",
+    "GET /retention/schedule": "read_retention_schedule",
+    "GET /retention/purges": "read_purge_records",
+    "GET /pupils/{pupil_id}/retention": "read_pupil_retention",
+    "POST /pupils/{pupil_id}/purge-proposal": "propose_purge",
+    "POST /pupils/{pupil_id}/purge-approval": "approve_purge",
+    "POST /pupils/{pupil_id}/subject-access-exports": "subject_access_export",
 }
 
-# Roles that must say why they read pupil content (X-Purpose header or `purpose` query).
-PURPOSE_REQUIRED = frozenset({Role.DPO, Role.TRIBUNAL})
+PERMISSIONS: dict[str, dict[Role, Access]] = {
+    endpoint: USE_CASES[use_case] for endpoint, use_case in ROUTES.items()
+}
 
 
 def access(endpoint: str, role: Role) -> Access:

@@ -1,18 +1,17 @@
 """Pupil routes: the register, a pupil's record and chronology (each read logged), and the
-access log for DSLs and DPOs."""
+access log for DSLs and DPOs. Each route calls one query of the application layer."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.http.access import access_records, record_views
-from api.http.auth import Permitted, Purpose, ServiceDep
-from api.http.errors import ApiError, responses
+from api.app.queries import ChronologyFilters
+from api.http.auth import ChronicleDep, Permitted, Purpose
+from api.http.errors import responses
 from api.http.models import (
     AccessLogOut,
     AccessRecord,
@@ -23,8 +22,8 @@ from api.http.models import (
     RegisterPage,
 )
 from domain.values import AreaOfNeed
-from projections.chronology import ChronologyEntry, Order, chronology
-from projections.register import RegisterFilter, RegisterReader, RegisterRow
+from projections.chronology import ChronologyEntry, Order
+from projections.register import RegisterRow
 
 router = APIRouter(prefix="/pupils", tags=["pupils"])
 _READ_ERRORS = responses(400, 401, 403, 404, 410, 422)
@@ -32,7 +31,7 @@ _READ_ERRORS = responses(400, 401, 403, 404, 410, 422)
 
 @router.get("", response_model=RegisterPage, responses=responses(400, 401, 403, 422))
 def list_pupils(
-    svc: ServiceDep,
+    app: ChronicleDep,
     caller: Permitted,
     purpose: Purpose,
     academy: Annotated[
@@ -42,36 +41,16 @@ def list_pupils(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RegisterPage:
     """The SEND register of the academies you cover, by name."""
-    user = caller.user
-    if academy is not None and not user.covers(academy):
-        raise ApiError(
-            403,
-            "forbidden",
-            f"academy {academy!r} is not one you cover "
-            f"({', '.join(sorted(user.academies))}); leave `academy` out to see all yours",
-        )
-    svc.catch_up()
-    reader = RegisterReader(svc.records)
-    if academy is not None or user.trust_wide:
-        page = reader.page(RegisterFilter(academy=academy), limit=limit, offset=offset)
-        rows, total = page.rows, page.total
-    else:
-        every = [
-            r for a in sorted(user.academies) for r in reader.page(RegisterFilter(academy=a)).rows
-        ]
-        every.sort(key=lambda r: ((r.name or "").casefold(), str(r.pupil_id)))
-        rows, total = every[offset : offset + limit], len(every)
-    record_views(svc.records, [r.pupil_id for r in rows], caller.recorder, "register", purpose)
-    return RegisterPage(total=total, pupils=[_register_entry(r) for r in rows])
+    found = app.reads.list_pupils(caller, academy, limit, offset, purpose)
+    return RegisterPage(total=found.total, pupils=[_register_entry(r) for r in found.rows])
 
 
 @router.get("/{pupil_id}", response_model=PupilRecord, responses=_READ_ERRORS)
 def get_pupil(
-    pupil_id: UUID, svc: ServiceDep, caller: Permitted, purpose: Purpose, response: Response
+    pupil_id: UUID, app: ChronicleDep, caller: Permitted, purpose: Purpose, response: Response
 ) -> PupilRecord:
     """A pupil's details and current SEND status; the version is also the ETag."""
-    pupil = caller.check(svc.records.get_pupil(pupil_id))
-    record_views(svc.records, [pupil_id], caller.recorder, "record", purpose)
+    pupil = app.reads.pupil(caller, pupil_id, purpose)
     response.headers["ETag"] = f'"{pupil.version}"'
     return PupilRecord(
         pupil_id=pupil.id,
@@ -93,48 +72,35 @@ def get_pupil(
 @router.get("/{pupil_id}/chronology", response_model=Chronology, responses=_READ_ERRORS)
 def get_chronology(
     pupil_id: UUID,
-    svc: ServiceDep,
+    app: ChronicleDep,
     caller: Permitted,
     purpose: Purpose,
-    kind: Annotated[list[str] | None, Query(description="Entry kinds, e.g. ConcernRaised.")] = None,
+    kind: Annotated[
+        list[str] | None, Query(max_length=40, description="Entry kinds, e.g. ConcernRaised.")
+    ] = None,
     since: Annotated[date | None, Query(description="Happened on or after.")] = None,
     until: Annotated[date | None, Query(description="Happened on or before.")] = None,
     author_role: Annotated[str | None, Query(max_length=20, examples=["teacher"])] = None,
     area: Annotated[AreaOfNeed | None, Query()] = None,
     order: Annotated[Order, Query()] = "happened",
 ) -> Chronology:
-    """A pupil's chronology; entries your role may not read are masked (kind and dates)."""
-    caller.check(svc.records.get_pupil(pupil_id))
-    svc.catch_up()
-    entries = chronology(
-        svc.records,
-        pupil_id,
+    """A pupil's chronology; entries your role may not read are masked (kind and dates), or
+    left out for teachers; your own entries are always shown."""
+    filters = ChronologyFilters(
         kinds=kind,
         since=since,
         until=until,
         author_role=author_role,
         area=None if area is None else area.value,
-        viewer_role=caller.user.role.value,
         order=order,
     )
-    filters = {
-        "kind": kind,
-        "since": since,
-        "until": until,
-        "author_role": author_role,
-        "area": area,
-        "order": order if order != "happened" else None,
-    }
-    shown = urlencode({k: v for k, v in filters.items() if v is not None}, doseq=True)
-    what = "chronology" + (f"?{shown}" if shown else "")
-    record_views(svc.records, [pupil_id], caller.recorder, what, purpose)
-    return Chronology(pupil_id=pupil_id, entries=[_item(e) for e in entries])
+    found = app.reads.chronology(caller, pupil_id, filters, purpose)
+    return Chronology(pupil_id=pupil_id, entries=[_item(e) for e in found.entries])
 
 
 @router.get("/{pupil_id}/access-log", response_model=AccessLogOut, responses=_READ_ERRORS)
-def get_access_log(pupil_id: UUID, svc: ServiceDep, caller: Permitted) -> AccessLogOut:
+def get_access_log(pupil_id: UUID, app: ChronicleDep, caller: Permitted) -> AccessLogOut:
     """Who read this pupil's records, what, when and why (DSL and DPO only)."""
-    caller.check(svc.records.get_pupil(pupil_id))
     return AccessLogOut(
         pupil_id=pupil_id,
         records=[
@@ -146,7 +112,7 @@ def get_access_log(pupil_id: UUID, svc: ServiceDep, caller: Permitted) -> Access
                 what=r["what"],
                 purpose=r["purpose"],
             )
-            for r in access_records(svc.records, pupil_id)
+            for r in app.reads.access_log(caller, pupil_id)
         ],
     )
 
@@ -168,14 +134,13 @@ def _item(entry: ChronologyEntry) -> ChronologyItem:
 
 
 def _register_entry(row: RegisterRow) -> RegisterEntry:
-    data: dict[str, Any] = row.as_json()
     return RegisterEntry(
         pupil_id=row.pupil_id,
-        upn=data["upn"],
-        name=data["name"],
-        academy=data["academy"],
-        year_group=data["year_group"],
-        status=data["status"],
-        census_code=data["census_code"],
-        primary_need=data["primary_need"],
+        upn=row.upn,
+        name=row.name,
+        academy=row.academy,
+        year_group=row.year_group,
+        status=row.status,
+        census_code=row.census_code,
+        primary_need=row.primary_need,
     )

@@ -123,7 +123,7 @@ def router(web: Web) -> APIRouter:
             )
         next_page = form.get("next")
         token = form.get("token").strip()
-        user = web.svc.users.by_token(token) if token else None
+        user = web.app.authenticate(token) if token else None
         if user is None or user.revoked_at is not None:
             message = (
                 "Enter your personal token."

@@ -11,25 +11,22 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ParamSpec
 from urllib.parse import quote
-from uuid import UUID
 
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.app.caller import Access, Caller
+from api.app.errors import AppError
+from api.app.permissions import PURPOSE_REQUIRED
+from api.app.service import Chronicle
 from api.application import ConflictingUpdate
-from api.http.errors import ApiError
-from api.http.permissions import PURPOSE_REQUIRED, Access
-from api.http.retention import retention_for
-from api.http.service import Service
-from api.retention import PURGE_JOURNAL, Retention
 from api.users import User
 from api.web import permissions as pages
 from api.web.permissions import page_access
 from api.web.sessions import COOKIE, Session, Sessions
 from crypto.errors import CryptoError
 from domain.errors import DomainError, PupilPurged, UnknownPupil
-from domain.pupil import Pupil
 from domain.values import Recorder, Role
 
 log = logging.getLogger("chronicle.web")
@@ -79,6 +76,10 @@ class Viewer:
     def recorder(self) -> Recorder:
         return Recorder(self.user.name, self.user.role)
 
+    @property
+    def caller(self) -> Caller:
+        return Caller.of_user(self.user)
+
     def may(self, page: str) -> bool:
         return page_access(page, self.role) is not Access.DENIED
 
@@ -93,24 +94,9 @@ class Viewer:
             )
         return allowed
 
-    def check(self, pupil: Pupil, allowed: Access) -> Pupil:
-        """The pupil if within scope; otherwise the same 'not found' as a missing pupil."""
-        if allowed is Access.ALLOWED or self.user.covers(pupil.academy):
-            return pupil
-        raise not_found(pupil.id)
-
     @property
     def purpose_required(self) -> bool:
         return self.role in PURPOSE_REQUIRED
-
-
-def default_retention(svc: Service) -> Retention | None:
-    ledger = svc.ledger
-    key = getattr(ledger, "_signing_key", None)
-    journal: Path | None = ledger.journal
-    if key is None or journal is None:
-        return None
-    return retention_for(svc, journal.parent / PURGE_JOURNAL, key)
 
 
 def not_found(pupil_id: object) -> PageError:
@@ -124,27 +110,14 @@ def not_found(pupil_id: object) -> PageError:
 
 @dataclass
 class Web:
-    """The web interface's dependencies."""
+    """The web interface's dependencies: the application, sessions and templates."""
 
-    svc: Service
+    app: Chronicle
     sessions: Sessions
     env: jinja2.Environment
-    state: Any  # the app's state: `retention` is shared with the API's retention routes
-
-    @property
-    def retention(self) -> Retention | None:
-        """The installation's retention operations (`app.state.retention`, as the API's
-        retention routes use), built on first use from the ledger's signing key and the purge
-        journal beside its checkpoint journal; None if the ledger has neither."""
-        found: Retention | None = getattr(self.state, "retention", None)
-        if found is None:
-            found = default_retention(self.svc)
-            if found is not None:
-                self.state.retention = found
-        return found
 
     def now(self) -> datetime:
-        return self.svc.records.clock()
+        return self.app.now()
 
     def today(self) -> date:
         return self.now().date()
@@ -156,7 +129,7 @@ class Web:
         session = self.sessions.get(session_id, datetime.now(UTC))
         if session is None or session_id is None:
             return None
-        user = self.svc.users.by_token(session.token)
+        user = self.app.authenticate(session.token)
         if user is None or user.revoked_at is not None:
             self.sessions.end(session_id)
             return None
@@ -170,13 +143,6 @@ class Web:
                 target += "?" + request.url.query
             raise Redirect("/ui/sign-in?next=" + quote(target, safe="/"))
         return found
-
-    def pupil(self, viewer: Viewer, pupil_id: UUID, allowed: Access) -> Pupil:
-        try:
-            pupil = self.svc.records.get_pupil(pupil_id)
-        except UnknownPupil:
-            raise not_found(pupil_id) from None
-        return viewer.check(pupil, allowed)
 
     def render(
         self,
@@ -249,8 +215,9 @@ def as_page_error(exc: Exception) -> PageError:
         )
     if isinstance(exc, ConflictingUpdate):
         return PageError(409, "Changed by someone else", str(exc))
-    if isinstance(exc, ApiError):
-        return PageError(exc.status, "Not done", exc.detail)
+    if isinstance(exc, AppError):
+        titles = {403: "Not available to you", 404: "Not found", 409: "Changed by someone else"}
+        return PageError(exc.status, titles.get(exc.status, "Not done"), exc.detail)
     if isinstance(exc, DomainError):
         return PageError(422, "Not done", str(exc))
     if isinstance(exc, CryptoError):
@@ -276,7 +243,7 @@ def guarded(web: Web) -> Callable[[Callable[P, Response]], Callable[P, Response]
                 return handler(*args, **kwargs)
             except Redirect as r:
                 return RedirectResponse(r.location, status_code=303, headers=SECURITY_HEADERS)
-            except (PageError, DomainError, ApiError, CryptoError) as e:
+            except (PageError, DomainError, AppError, CryptoError) as e:
                 return web.error_page(request, as_page_error(e))
             except Exception as e:
                 reference = uuid.uuid4().hex[:12]

@@ -1,26 +1,27 @@
-"""Who may use which web page (docs/web.md): each page follows the row of the API endpoint
-that returns what it shows (`api.http.permissions`), so the two can never disagree."""
+"""Who may use which web page (docs/web.md): each page is the application use case whose
+answer it shows (`api.app.permissions`), so a page can never grant what the API refuses."""
 
 from __future__ import annotations
 
-from api.http.permissions import PERMISSIONS, Access, access
+from api.app.caller import Access
+from api.app.permissions import USE_CASES, access
 from domain.values import Role
 
-REGISTER = "GET /pupils"
-PUPIL = "GET /pupils/{pupil_id}/chronology"
-ACCESS_LOG = "GET /pupils/{pupil_id}/access-log"
-DEADLINES = "GET /deadlines"
-SAFEGUARDING = "GET /safeguarding/cross-references"
-RETENTION = "GET /retention/schedule"
-EXPORT = "POST /pupils/{pupil_id}/exports"
+REGISTER = "list_pupils"
+PUPIL = "read_chronology"
+ACCESS_LOG = "read_access_log"
+DEADLINES = "list_deadlines"
+SAFEGUARDING = "list_cross_references"
+RETENTION = "read_retention_schedule"
+EXPORT = "export"
 PAGES = (REGISTER, PUPIL, ACCESS_LOG, DEADLINES, SAFEGUARDING, RETENTION, EXPORT)
 
 
 def page_access(page: str, role: Role) -> Access:
-    """What `role` may do on `page`: the API's answer for the endpoint (unknown: denied)."""
+    """What `role` may do on `page` (a use case, or a command's `entry:<slug>`)."""
     return access(page, role)
 
 
 def missing_rows() -> list[str]:
-    """Pages whose endpoint the API's table does not have (a renamed route)."""
-    return [page for page in PAGES if page not in PERMISSIONS]
+    """Pages whose use case the application's table does not have (a renamed use case)."""
+    return [page for page in PAGES if page not in USE_CASES]

@@ -1,8 +1,8 @@
 """The SENDCo's and teacher's pages: register, pupil timeline, entry forms, deadlines, export.
 
-Every page that shows pupil content records the read in the pupils' access streams exactly
-as the API does (`record_views`), before anything is shown; a read that cannot be recorded
-is not shown.
+Every page calls the same use case as the API's route for what it shows, so scope,
+visibility and the access record are the application's, not the page's; a read that cannot
+be recorded is not shown.
 """
 
 from __future__ import annotations
@@ -10,22 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel
+from pydantic import ValidationError
 
+from api.app.bodies import ExportRequest
+from api.app.catalogue import BY_SLUG, COMMANDS, Command
+from api.app.errors import AppError
+from api.app.queries import ChronologyFilters
 from api.bundle_html import render_bundle_html
-from api.export import Disclosure, export_pupil
-from api.http.access import record_views
-from api.http.auth import Caller
-from api.http.commands import BY_SLUG, COMMANDS, Command, Context
-from api.http.errors import ApiError
-from api.http.permissions import Access
-from api.http.writes import WriteRequest, run
 from api.web import permissions as pages
 from api.web.account import Form, check_csrf
 from api.web.core import SECURITY_HEADERS, PageError, Viewer, Web, guarded
@@ -35,10 +32,8 @@ from domain.errors import DomainError, PupilPurged, UnknownPupil
 from domain.events import EVENT_TYPES
 from domain.pupil import Pupil
 from domain.values import AreaOfNeed, DisclosurePurpose, Role
-from projections.chronology import ChronologyEntry, Order, chronology
-from projections.deadlines import due_deadlines
-from projections.ledger import LedgerError
-from projections.register import STATUSES, RegisterFilter, RegisterReader, RegisterRow
+from projections.chronology import ChronologyEntry, Order
+from projections.register import STATUSES
 
 SORTS = {"name": "Name", "status": "Status (most support first)", "since": "Longest on register"}
 NEED_CODES = (
@@ -124,11 +119,13 @@ def pretty(value: Any) -> str:
 
 
 REGISTER_PAGE = 100  # pupils shown (and recorded as read) per page of the register
+DEADLINES_SHOWN = 1000  # the deadlines page lists this many at most (most overdue first)
 
 
 def router(web: Web) -> APIRouter:
     r = APIRouter(include_in_schema=False)
     web.env.filters["pretty"] = pretty
+    app = web.app
 
     # ----- register ---------------------------------------------------------------------
 
@@ -150,21 +147,10 @@ def router(web: Web) -> APIRouter:
             raise PageError(422, "Unknown status", f"Choose a status from the list: {status!r}")
         if need is not None and need not in NEED_CODES:
             raise PageError(422, "Unknown need", f"Choose a need from the list: {need!r}")
-        if sort not in SORTS:
-            sort = "name"
-        if academy is not None and not viewer.user.covers(academy):
-            raise PageError(
-                403,
-                "Not one of your academies",
-                f"Academy {academy!r} is not one you cover "
-                f"({', '.join(sorted(viewer.user.academies))}).",
-            )
+        chosen_sort: Literal["name", "status", "since"] = (
+            "status" if sort == "status" else "since" if sort == "since" else "name"
+        )
         stated = purpose_of(viewer, purpose)
-        web.svc.catch_up()
-        reader = RegisterReader(web.svc.records)
-        known = reader.academies()
-        mine = [a for a in known if viewer.user.covers(a)]
-        wanted = [academy] if academy is not None else mine
         if viewer.purpose_required and stated is None:
             return web.render(
                 request,
@@ -175,37 +161,32 @@ def router(web: Web) -> APIRouter:
                 action="/ui/register",
                 keep={"academy": academy or "", "status": status or "", "need": need or ""},
             )
-        rows: list[RegisterRow] = []
-        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
-        for code in wanted:
-            found = reader.page(RegisterFilter(academy=code, need=need), sort=sort).rows
-            for row in found:
-                counts[row.status] = counts.get(row.status, 0) + 1
-            rows.extend(row for row in found if status is None or row.status == status)
-        if len(wanted) > 1:
-            rows = _sorted(rows, sort)
-        matching = len(rows)
-        start = min(start, max(0, matching - 1))
-        rows = rows[start : start + REGISTER_PAGE]  # only the pupils shown are read (logged)
-        record_views(
-            web.svc.records, [row.pupil_id for row in rows], viewer.recorder, "register", stated
+        found = app.reads.register(
+            viewer.caller,
+            academy=academy,
+            status=status,
+            need=need,
+            sort=chosen_sort,
+            limit=REGISTER_PAGE,
+            offset=start,
+            purpose=stated,
         )
         return web.render(
             request,
             "register.html",
             viewer,
             title="SEND register",
-            rows=rows,
-            counts=counts,
-            total=sum(counts.values()),
-            academies=mine,
+            rows=found.rows,
+            counts=found.by_status,
+            total=sum(found.by_status.values()),
+            academies=found.academies,
             statuses=STATUSES,
             needs=NEED_CODES,
             sorts=SORTS,
-            chosen={"academy": academy, "status": status, "need": need, "sort": sort},
+            chosen={"academy": academy, "status": status, "need": need, "sort": chosen_sort},
             purpose=stated or "",
             start=start,
-            matching=matching,
+            matching=found.total,
             page_size=REGISTER_PAGE,
             query=lambda at: urlencode(
                 {
@@ -214,7 +195,7 @@ def router(web: Web) -> APIRouter:
                         ("academy", academy),
                         ("status", status),
                         ("need", need),
-                        ("sort", sort),
+                        ("sort", chosen_sort),
                         ("purpose", stated),
                     )
                     if v
@@ -239,8 +220,7 @@ def router(web: Web) -> APIRouter:
         purpose: Annotated[str | None, Query(max_length=500)] = None,
     ) -> Response:
         viewer = web.signed_in(request)
-        allowed = viewer.require(pages.PUPIL, "pupil records")
-        pupil = web.pupil(viewer, pupil_id, allowed)
+        viewer.require(pages.PUPIL, "pupil records")
         stated = purpose_of(viewer, purpose)
         if viewer.purpose_required and stated is None:
             return web.render(
@@ -253,32 +233,11 @@ def router(web: Web) -> APIRouter:
                 keep={},
             )
         chosen = _filters(kind, since, until, author_role, area, order)
-        web.svc.catch_up()
-        entries = chronology(
-            web.svc.records,
-            pupil_id,
-            kinds=None if chosen.kind is None else [chosen.kind],
-            since=chosen.since,
-            until=chosen.until,
-            author_role=chosen.author_role,
-            area=chosen.area,
-            viewer_role=viewer.role.value,
-            order=chosen.order,
-        )
-        if viewer.role is Role.TEACHER:
-            # Teachers see what they need and no more: not even that a restricted entry exists.
-            entries = [e for e in entries if not e.masked]
+        found = app.reads.chronology(viewer.caller, pupil_id, chosen.query, stated)
+        pupil = found.pupil
         # A correction is shown with the entry it corrects (when that entry is shown).
-        shown_seqs = {e.seq for e in entries}
-        entries = [e for e in entries if e.corrects_seq not in shown_seqs]
-        plans_source = entries
-        if chosen.narrowed:
-            plans_source = chronology(
-                web.svc.records, pupil_id, kinds=["PlanAgreed"], viewer_role=viewer.role.value
-            )
-        what = "chronology" + (f"?{urlencode(chosen.shown)}" if chosen.shown else "")
-        record_views(web.svc.records, [pupil_id], viewer.recorder, "record", stated)
-        record_views(web.svc.records, [pupil_id], viewer.recorder, what, stated)
+        shown_seqs = {e.seq for e in found.entries}
+        entries = [e for e in found.entries if e.corrects_seq not in shown_seqs]
         return web.render(
             request,
             "pupil.html",
@@ -287,14 +246,12 @@ def router(web: Web) -> APIRouter:
             pupil=pupil,
             name=_name(pupil),
             entries=entries,
-            plans=current_plans(pupil, plans_source),
-            commands=[c for c in COMMANDS if viewer.may(c.endpoint)],
+            plans=current_plans(pupil, found.plans),
+            commands=[c for c in COMMANDS if viewer.may(c.use_case)],
             may_export=viewer.may(pages.EXPORT),
             may_access_log=viewer.may(pages.ACCESS_LOG),
             filters=chosen.as_form(),
-            kinds=[
-                k for k in KINDS if k in web.svc.records.policy.visible_kinds(viewer.role.value)
-            ],
+            kinds=[k for k in KINDS if k in app.policy.visible_kinds(viewer.role.value)],
             roles=ROLES,
             areas=[a.value for a in AreaOfNeed],
             details=details,
@@ -303,11 +260,16 @@ def router(web: Web) -> APIRouter:
 
     # ----- entry forms (one per row of COMMANDS) ----------------------------------------
 
-    def _command(slug: str, viewer: Viewer) -> tuple[Command, Access]:
+    def _command(slug: str, viewer: Viewer) -> Command:
         command = BY_SLUG.get(slug)
         if command is None:
             raise PageError(404, "No such form", f"There is no kind of entry called {slug!r}.")
-        return command, viewer.require(command.endpoint, f"the form “{command.title}”")
+        viewer.require(command.use_case, f"the form “{command.title}”")
+        return command
+
+    def _form_pupil(viewer: Viewer, pupil_id: UUID, command: Command) -> Pupil:
+        """The pupil the form is about (its name is shown: a read, recorded as one)."""
+        return app.reads.pupil(viewer.caller, pupil_id, f"entry form: {command.title}")
 
     def _entry_form(
         request: Request,
@@ -336,47 +298,37 @@ def router(web: Web) -> APIRouter:
             problem=problem,
         )
 
-    @r.get("/ui/pupils/{pupil_id}/entries/{slug}")
+    @r.get("/ui/pupils/{pupil_id}/entries/{slug:path}")
     @guarded(web)
     def entry_form(request: Request, pupil_id: UUID, slug: str) -> Response:
         viewer = web.signed_in(request)
-        command, allowed = _command(slug, viewer)
-        pupil = web.pupil(viewer, pupil_id, allowed)
+        command = _command(slug, viewer)
+        pupil = _form_pupil(viewer, pupil_id, command)
         return _entry_form(request, viewer, pupil, command, FormData([]), {}, pupil.version)
 
-    @r.post("/ui/pupils/{pupil_id}/entries/{slug}")
+    @r.post("/ui/pupils/{pupil_id}/entries/{slug:path}")
     @guarded(web)
     def add_entry(request: Request, pupil_id: UUID, slug: str, form: Form) -> Response:
         viewer = web.signed_in(request)
         check_csrf(viewer, form)
-        command, allowed = _command(slug, viewer)
-        pupil = web.pupil(viewer, pupil_id, allowed)
+        command = _command(slug, viewer)
         version_text = form.get("version").strip()
-        if not version_text.isdigit():
+        if not version_text.isdigit() or len(version_text) > 9:
             raise PageError(
                 400, "Form incomplete", "The form did not say which version it was based on."
             )
         based_on = int(version_text)
         parsed = parse(command.body, form)
         if parsed.body is None:
+            pupil = _form_pupil(viewer, pupil_id, command)
             return _entry_form(
                 request, viewer, pupil, command, form, parsed.errors, based_on, status=422
             )
-        body: BaseModel = parsed.body
-        caller = _caller(viewer, command.endpoint, allowed)
-        write = WriteRequest(
-            web.svc, caller, f"/pupils/{pupil_id}/{command.slug}", body, based_on, None
-        )
-
-        def apply(target: Pupil) -> None:
-            ctx = Context(web.svc.records.policy, viewer.recorder, web.svc.records.clock())
-            command.apply(target, body, ctx)
-
         try:
-            answer = run(lambda: write.on_pupil(pupil_id, apply))
-        except ApiError as e:
+            saved = app.entries.add(viewer.caller, command.slug, pupil_id, parsed.body, based_on)
+        except AppError as e:
             if e.status == 409:
-                current = web.pupil(viewer, pupil_id, allowed)
+                current = _form_pupil(viewer, pupil_id, command)
                 return _entry_form(
                     request, viewer, current, command, form, {}, current.version, 409,
                     "Someone else added to this pupil's record since you opened this form, "
@@ -388,11 +340,11 @@ def router(web: Web) -> APIRouter:
         except (PupilPurged, UnknownPupil):
             raise
         except DomainError as e:
+            pupil = _form_pupil(viewer, pupil_id, command)
             return _entry_form(request, viewer, pupil, command, form, {}, based_on, 422, str(e))
-        seq = json.loads(bytes(answer.body))["seq"]
-        viewer.session.flash.append(f"Saved: {command.title.lower()} (entry {seq}).")
+        viewer.session.flash.append(f"Saved: {command.title.lower()} (entry {saved.seq}).")
         return RedirectResponse(
-            f"/ui/pupils/{pupil_id}#entry-{seq}", status_code=303, headers=SECURITY_HEADERS
+            f"/ui/pupils/{pupil_id}#entry-{saved.seq}", status_code=303, headers=SECURITY_HEADERS
         )
 
     # ----- deadlines --------------------------------------------------------------------
@@ -402,28 +354,17 @@ def router(web: Web) -> APIRouter:
     def deadlines_page(request: Request, overdue: Annotated[bool, Query()] = False) -> Response:
         viewer = web.signed_in(request)
         viewer.require(pages.DEADLINES, "the deadlines page")
-        web.svc.catch_up()
-        today = web.today()
-        found = [
-            d
-            for d in due_deadlines(web.svc.records, as_of=today, overdue_only=overdue)
-            if viewer.user.covers(d.academy)
-        ]
-        pupil_ids = list(dict.fromkeys(d.pupil_id for d in found))
-        reader = RegisterReader(web.svc.records)
-        with web.svc.records.datastore.transaction(False) as session:
-            names = reader.names(session, pupil_ids)
-        record_views(web.svc.records, pupil_ids, viewer.recorder, "deadlines", None)
+        found = app.reads.deadlines(viewer.caller, overdue=overdue, limit=DEADLINES_SHOWN)
         return web.render(
             request,
             "deadlines.html",
             viewer,
             title="Deadlines",
-            deadlines=found,
-            names={k: v.name for k, v in names.items()},
-            today=today,
+            deadlines=found.rows,
+            names={k: v.name for k, v in found.names.items()},
+            today=app.today(),
             overdue=overdue,
-            overdue_count=sum(1 for d in found if d.status == "overdue"),
+            overdue_count=sum(1 for d in found.rows if d.status == "overdue"),
         )
 
     # ----- export -----------------------------------------------------------------------
@@ -432,8 +373,8 @@ def router(web: Web) -> APIRouter:
     @guarded(web)
     def export_form(request: Request, pupil_id: UUID) -> Response:
         viewer = web.signed_in(request)
-        allowed = viewer.require(pages.EXPORT, "exports")
-        pupil = web.pupil(viewer, pupil_id, allowed)
+        viewer.require(pages.EXPORT, "exports")
+        pupil = app.reads.pupil(viewer.caller, pupil_id, "export form")
         return _export_form(request, viewer, pupil, FormData([]), {})
 
     def _export_form(
@@ -462,45 +403,31 @@ def router(web: Web) -> APIRouter:
     def export(request: Request, pupil_id: UUID, form: Form) -> Response:
         viewer = web.signed_in(request)
         check_csrf(viewer, form)
-        allowed = viewer.require(pages.EXPORT, "exports")
-        pupil = web.pupil(viewer, pupil_id, allowed)
+        viewer.require(pages.EXPORT, "exports")
         purpose = form.get("purpose").strip()
         detail = form.get("purpose_detail").strip()
-        recipient = form.get("recipient").strip()
-        legal_basis = form.get("legal_basis").strip()
         errors = {}
         if purpose not in {p.value for p in DisclosurePurpose}:
             errors["purpose"] = "Choose why the records are being disclosed."
         elif purpose == "other" and not detail:
             errors["purpose_detail"] = "Say what the purpose is."
-        if not recipient:
-            errors["recipient"] = "Say to whom the records go."
-        if not legal_basis:
-            errors["legal_basis"] = "Give the lawful basis for the disclosure."
-        for name, value in (("purpose_detail", detail), ("recipient", recipient)):
-            if len(value) > 500:
-                errors[name] = "Keep this to 500 characters or fewer."
-        if errors:
-            return _export_form(request, viewer, pupil, form, errors, 422)
-        disclosure = Disclosure(
-            recipient, detail if purpose == "other" else purpose, legal_basis, viewer.recorder
-        )
+        request_body = None
         try:
-            result = export_pupil(web.svc.records, web.svc.ledger, pupil_id, disclosure)
-        except LedgerError:
-            raise PageError(
-                503,
-                "Try again",
-                "The trust-wide log was catching up with a write made just now; nothing was "
-                "exported or recorded. Try again.",
-            ) from None
-        record_views(
-            web.svc.records,
-            [pupil_id],
-            viewer.recorder,
-            f"export {result.digest}",
-            disclosure.purpose,
-        )
+            request_body = ExportRequest(
+                purpose=detail if purpose == "other" else purpose or "other",
+                recipient=form.get("recipient").strip(),
+                legal_basis=form.get("legal_basis").strip(),
+            )
+        except ValidationError as e:
+            for problem in e.errors(include_url=False):
+                name = str(problem["loc"][0]) if problem["loc"] else "purpose"
+                errors.setdefault(
+                    "purpose_detail" if name == "purpose" else name, _export_wording(name)
+                )
+        if errors or request_body is None:
+            pupil = app.reads.pupil(viewer.caller, pupil_id, "export form")
+            return _export_form(request, viewer, pupil, form, errors, 422)
+        result = app.exports.export(viewer.caller, pupil_id, request_body)
         if form.get("format") == "html":
             content = render_bundle_html(result.bundle, result.digest)
             media_type, suffix = "text/html", "html"
@@ -522,8 +449,11 @@ def router(web: Web) -> APIRouter:
     return r
 
 
-def _caller(viewer: Viewer, endpoint: str, allowed: Access) -> Caller:
-    return Caller(viewer.user, allowed, endpoint)
+def _export_wording(name: str) -> str:
+    return {
+        "recipient": "Say to whom the records go (500 characters or fewer).",
+        "legal_basis": "Give the lawful basis for the disclosure (500 characters or fewer).",
+    }.get(name, "Say what the purpose is (500 characters or fewer).")
 
 
 def _name(pupil: Pupil) -> str:
@@ -554,16 +484,16 @@ class Filters:
     order: Order
 
     @property
-    def shown(self) -> dict[str, str]:
-        """The filters used, as the access log records them (as the API's query string)."""
-        found = {k: v for k, v in self.as_form().items() if v}
-        if found.get("order") == "happened":
-            del found["order"]
-        return found
-
-    @property
-    def narrowed(self) -> bool:
-        return any(self.as_form()[k] for k in ("kind", "since", "until", "author_role", "area"))
+    def query(self) -> ChronologyFilters:
+        """The same filters as the chronology query takes them."""
+        return ChronologyFilters(
+            kinds=None if self.kind is None else [self.kind],
+            since=self.since,
+            until=self.until,
+            author_role=self.author_role,
+            area=self.area,
+            order=self.order,
+        )
 
     def as_form(self) -> dict[str, str]:
         return {
@@ -598,14 +528,3 @@ def _filters(
         area or None,
         "recorded" if order == "recorded" else "happened",
     )
-
-
-_STATUS_RANK = {"ehcp": 0, "sen_support": 1, "monitoring": 2, "none": 3}
-
-
-def _sorted(rows: list[RegisterRow], sort: str) -> list[RegisterRow]:
-    if sort == "status":
-        return sorted(rows, key=lambda r: (_STATUS_RANK.get(r.status, 9), r.since))
-    if sort == "since":
-        return sorted(rows, key=lambda r: r.since)
-    return sorted(rows, key=lambda r: ((r.name or "").casefold(), str(r.pupil_id)))

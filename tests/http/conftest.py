@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from api.application import PupilRecords
-from api.bootstrap import build_ledger
+from api.bootstrap import assemble, build_ledger
 from api.http import create_app
 from api.users import Users
 from domain.pupil import Pupil
@@ -70,9 +71,11 @@ def _now() -> datetime:
 
 
 @pytest.fixture
-def api(records: PupilRecords) -> Iterator[Api]:
-    ledger = build_ledger(records, Ed25519PrivateKey.generate(), None)
+def api(records: PupilRecords, tmp_path: Path) -> Iterator[Api]:
+    key = Ed25519PrivateKey.generate()
+    ledger = build_ledger(records, key, None)
     users = Users(records.datastore.engine)
-    app = create_app(records, ledger, users=users)
+    journal = tmp_path / "purges.jsonl"
+    app = create_app(assemble(records, ledger, users=users, signing_key=key, purge_journal=journal))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, records, ledger, users)

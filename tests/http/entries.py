@@ -83,6 +83,11 @@ def _review_held(pupil: Pupil) -> Body:
     return {}
 
 
+def _a_hold(pupil: Pupil) -> Body:
+    pupil.place_legal_hold(reason="Claim", requested_by="Solicitor", **on(date(2025, 3, 1)))
+    return {}
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A request the record's rules refuse: 422, `error` names the rule, `says` in detail."""
@@ -101,6 +106,7 @@ class Example:
     refusal: Refusal
     prepare: Prepare = _nothing
     check: Callable[[dict[str, Any]], None] = field(default=lambda payload: None)
+    role: str = "sendco"  # who adds it (the first role the catalogue lets add it)
 
 
 def _later(days: int) -> str:
@@ -454,6 +460,67 @@ EXAMPLES: tuple[Example, ...] = (
             "invalid_entry",
             "receipt can be acknowledged only for records sent",
         ),
+    ),
+)
+
+# The DPO's entries (retention and data-protection rights).
+EXAMPLES += (
+    Example(
+        "legal-holds",
+        "LegalHoldPlaced",
+        lambda: {"reason": "Tribunal appeal pending", "requested_by": "Trust solicitor"},
+        Refusal(
+            {"reason": "   ", "requested_by": "Trust solicitor"},
+            "invalid_entry",
+            "the reason for the hold",
+        ),
+        role="dpo",
+    ),
+    Example(
+        "legal-holds/release",
+        "LegalHoldLifted",
+        lambda: {"reason": "Appeal concluded"},
+        Refusal({"reason": "Appeal concluded"}, "invalid_entry", "no legal hold in force"),
+        _a_hold,
+        role="dpo",
+    ),
+    Example(
+        "subject-access-requests",
+        "SubjectAccessRequested",
+        lambda: {"request_reference": "SAR-2026-014", "requester_relationship": "parent"},
+        Refusal(
+            {
+                "request_reference": "SAR-2026-015",
+                "requester_relationship": "parent",
+                "received_on": _later(30),
+            },
+            "date_out_of_range",
+            "future",
+        ),
+        role="dpo",
+    ),
+    Example(
+        "erasure-refusals",
+        "ErasureRequestRefused",
+        lambda: {
+            "entry_seq": 2,
+            "request_reference": "ER-2026-003",
+            "requester_relationship": "parent",
+            "reason": "Statutory SEND record",
+            "legal_basis": "UK GDPR art. 17(3)(b)",
+        },
+        Refusal(
+            {
+                "entry_seq": 99,
+                "request_reference": "ER-2026-004",
+                "requester_relationship": "parent",
+                "reason": "Statutory SEND record",
+                "legal_basis": "UK GDPR art. 17(3)(b)",
+            },
+            "unknown_entry",
+            "99",
+        ),
+        role="dpo",
     ),
 )
 

@@ -4,14 +4,11 @@ academy, made ready for it, so the matrix does not depend on the order of the ca
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 import httpx
 
-from api.http.retention import retention_for
 from api.retention import Retention
 from domain.pupil import Pupil
 from domain.values import Recorder, Role
@@ -23,15 +20,9 @@ OTHER_DPO = Recorder("dpo-proposer", Role.DPO)
 
 
 def retention(api: Api) -> Retention:
-    """The app's retention operations, with a purge journal in a temporary folder (the test
-    app's ledger has no journal; the folder goes when the app does)."""
-    state = api.client.app.state  # type: ignore[attr-defined]
-    found: Retention | None = getattr(state, "retention", None)
-    if found is None:
-        state.retention_folder = tempfile.TemporaryDirectory()
-        journal = Path(state.retention_folder.name) / "purges.jsonl"
-        found = retention_for(state.chronicle, journal, api.ledger._signing_key)
-        state.retention = found
+    """The app's retention operations (the test app's purge journal is in tmp_path)."""
+    found = api.client.app.state.chronicle._parts.retention  # type: ignore[attr-defined]
+    assert isinstance(found, Retention)
     return found
 
 

@@ -145,10 +145,11 @@ def test_the_served_app_keeps_checkpoints_following_writes(api: Api) -> None:
 
     from fastapi.testclient import TestClient
 
+    from api.bootstrap import assemble
     from api.http import create_app
 
     pupil = api.add_pupil()
-    app = create_app(api.records, api.ledger, users=api.users, follow_ledger=True)
+    app = create_app(assemble(api.records, api.ledger, users=api.users), follow_ledger=True)
     with TestClient(app) as client:
         h = api.headers("sendco")
         client.post(

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.http.commands import COMMANDS
+from api.app.catalogue import COMMANDS
 from tests.http.conftest import Api
 from tests.http.entries import BY_SLUG, EXAMPLES, post, prepared, today
 
@@ -24,7 +24,7 @@ def test_an_accepted_entry_records_its_event(api: Api, slug: str) -> None:
     example = BY_SLUG[slug]
     pupil, extra = prepared(api, example.prepare)
     before = api.version(pupil.id)
-    headers = api.headers("sendco")
+    headers = api.headers(example.role)
     got = post(api, headers, pupil.id, slug, {**example.body(), **extra})
     assert got.status_code == 201, got.text
     assert got.json() == {
@@ -37,8 +37,8 @@ def test_an_accepted_entry_records_its_event(api: Api, slug: str) -> None:
     entry = api.records.entries(pupil.id)[-1]
     assert (entry.seq, entry.type) == (before + 1, example.event)
     payload = entry.payload
-    assert payload["recorded_by"]["role"] == "sendco"
-    assert payload["recorded_by"]["staff_id"].startswith("sendco-")
+    assert payload["recorded_by"]["role"] == example.role
+    assert payload["recorded_by"]["staff_id"].startswith(f"{example.role}-")
     assert payload["happened_on"] == today().isoformat()
     example.check(payload)
 
@@ -48,7 +48,7 @@ def test_a_refused_entry_is_a_422_in_the_rules_words(api: Api, slug: str) -> Non
     refusal = BY_SLUG[slug].refusal
     pupil, extra = prepared(api, refusal.prepare)
     before = api.events(pupil.id)
-    got = post(api, api.headers("sendco"), pupil.id, slug, {**refusal.body, **extra})
+    got = post(api, api.headers(BY_SLUG[slug].role), pupil.id, slug, {**refusal.body, **extra})
     assert got.status_code == 422, got.text
     problem = got.json()
     assert problem["error"] == refusal.error, problem

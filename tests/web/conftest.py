@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from api.application import PupilRecords
-from api.bootstrap import build_ledger
+from api.bootstrap import assemble, build_ledger
 from api.demo import generate
 from api.http import create_app
 from api.users import Users
@@ -109,10 +109,12 @@ def add_pupil(records: PupilRecords, academy: str = "OAK", *, safeguarding: bool
 
 
 @pytest.fixture
-def web(records: PupilRecords) -> Iterator[WebClient]:
-    ledger = build_ledger(records, Ed25519PrivateKey.generate(), None)
+def web(records: PupilRecords, tmp_path: Path) -> Iterator[WebClient]:
+    key = Ed25519PrivateKey.generate()
+    ledger = build_ledger(records, key, None)
     users = Users(records.datastore.engine)
-    app = create_app(records, ledger, users=users)
+    journal = tmp_path / "purges.jsonl"
+    app = create_app(assemble(records, ledger, users=users, signing_key=key, purge_journal=journal))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield WebClient(client, records, users)
 
@@ -166,7 +168,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     tokens = {
         name: users.add(name, role, academies, now)[1] for name, (role, academies) in people.items()
     }
-    app = create_app(records, ledger, users=users, follow_ledger=True)
+    journal = home / "ledger" / "purges.jsonl"
+    chronicle = assemble(
+        records, ledger, users=users, signing_key=signing_key, purge_journal=journal
+    )
+    app = create_app(chronicle, follow_ledger=True)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")

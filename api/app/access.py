@@ -26,8 +26,8 @@ import sqlalchemy.exc
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy import func, select
 
+from api.app.errors import busy
 from api.application import ConflictingUpdate, PupilRecords
-from api.http.errors import ApiError
 from domain.access import AccessLog, access_stream_id
 from domain.values import Recorder
 
@@ -79,8 +79,7 @@ def record_views(
             # for a pupil to name in ConflictingUpdate).
             except (IntegrityError, ConflictingUpdate, StopIteration):
                 continue
-    raise ApiError(
-        503,
+    raise busy(
         "access_log_busy",
         "the read could not be recorded in the access log (too many readers at once); "
         "nothing was shown: try again",

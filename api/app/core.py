@@ -1,0 +1,135 @@
+"""What every use case shares: its dependencies, and the checks made in one order.
+
+Each use case takes the caller and, in this order: authorises the use case for the caller's
+role (`allow`), then the pupil for the caller's academies judged by the pupil's *current*
+academy (`pupil_in_scope`), applies the trust policy's visibility (api/app/visibility.py),
+runs, and records the read (`record_views`) or the write's audit in the same transaction as
+the write. Nothing here knows about HTTP, pages or terminals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from api.app.access import record_views
+from api.app.caller import Access, Caller
+from api.app.errors import AppError, forbidden
+from api.app.idempotency import IdempotencyStore
+from api.app.permissions import PURPOSE_REQUIRED, access
+from api.application import PupilRecords
+from api.retention import Retention
+from api.users import Users
+from domain.errors import UnknownPupil
+from domain.policy import TrustPolicy
+from domain.pupil import Pupil
+from projections.ledger import Ledger
+from projections.register import RegisterReader, ShownName
+from projections.runner import ProjectionRunner
+
+
+@dataclass
+class Parts:
+    """The installation's pieces, built once by the composition root (api/bootstrap.py)."""
+
+    records: PupilRecords
+    ledger: Ledger
+    users: Users
+    idempotency: IdempotencyStore
+    runner: ProjectionRunner
+    # None when the installation has no signing key or purge journal here: purges refused.
+    retention: Retention | None = None
+
+
+class UseCases:
+    """A group of use cases over the installation's parts."""
+
+    def __init__(self, parts: Parts) -> None:
+        self._parts = parts
+
+    @property
+    def policy(self) -> TrustPolicy:
+        return self._parts.records.policy
+
+    def now(self) -> datetime:
+        return self._parts.records.clock()
+
+    def today(self) -> date:
+        return self.now().date()
+
+    # ----- the checks, in order -----------------------------------------------------------
+
+    def allow(self, caller: Caller, use_case: str) -> Access:
+        """The caller's access to `use_case`; refused (403) if their role may not use it."""
+        allowed = access(use_case, caller.role)
+        if allowed is Access.DENIED:
+            raise forbidden(
+                f"a {caller.role.value} may not {use_case.replace('_', ' ').replace(':', ' ')}"
+                " (see docs/permissions.md): ask someone whose role may"
+            )
+        return allowed
+
+    def pupil_in_scope(self, caller: Caller, pupil_id: UUID, allowed: Access) -> Pupil:
+        """The pupil's record, if the caller may reach it; otherwise the same answer as for a
+        pupil that does not exist. A purged pupil raises `PupilPurged`."""
+        pupil = self._parts.records.get_pupil(pupil_id)
+        if allowed is Access.ALLOWED or caller.covers(pupil.academy):
+            return pupil
+        raise UnknownPupil(pupil_id)
+
+    def check_scope(self, caller: Caller, pupil_id: UUID, allowed: Access) -> None:
+        """As `pupil_in_scope`, without rebuilding the record for a trust-wide caller."""
+        if allowed is Access.ALLOWED or caller.trust_wide:
+            records = self._parts.records
+            head = records.recorder.select_events(pupil_id, desc=True, limit=1)
+            if not head:
+                raise UnknownPupil(pupil_id)
+            if head[0].topic.endswith(":RecordsPurged"):
+                records.get_pupil(pupil_id)  # raises PupilPurged with the date
+            return
+        self.pupil_in_scope(caller, pupil_id, allowed)
+
+    def academies(self, caller: Caller, academy: str | None) -> list[str] | None:
+        """The academies a listing reads: [academy], the caller's own, or None (the trust)."""
+        if academy is not None:
+            if not caller.covers(academy):
+                raise forbidden(
+                    f"academy {academy!r} is not one you cover ({caller.scope_text()}); "
+                    "leave the academy out to see all yours"
+                )
+            return [academy]
+        return None if caller.trust_wide else sorted(caller.academies)
+
+    def purpose(self, caller: Caller, given: str | None) -> str | None:
+        """The reason given for reading pupil content; some roles must give one (400)."""
+        stated = (given or "").strip()[:500] or None
+        if stated is None and caller.role in PURPOSE_REQUIRED:
+            raise AppError(
+                400,
+                "purpose_required",
+                f"a {caller.role.value} must state why they read pupil records (the purpose: "
+                "an X-Purpose header or ?purpose=..., the page's purpose field, or --purpose), "
+                "e.g. the SAR or tribunal case reference",
+            )
+        return stated
+
+    def record_views(
+        self, caller: Caller, pupil_ids: Iterable[UUID], what: str, purpose: str | None
+    ) -> None:
+        """One access record per pupil shown, before anything is shown."""
+        ids = list(dict.fromkeys(pupil_ids))
+        record_views(self._parts.records, ids, caller.recorder, what, purpose)
+
+    def catch_up(self) -> None:
+        """Bring the read models up to date, so a read sees every write made before it."""
+        self._parts.runner.catch_up()
+
+    def names(self, pupil_ids: Sequence[UUID]) -> dict[UUID, ShownName]:
+        ids = list(dict.fromkeys(pupil_ids))
+        if not ids:
+            return {}
+        records = self._parts.records
+        with records.datastore.transaction(False) as session:
+            return RegisterReader(records).names(session, ids)

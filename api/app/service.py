@@ -1,0 +1,51 @@
+"""`Chronicle`: the application, as every edge sees it — use cases, and nothing else.
+
+The HTTP API, the web pages and the command line each hold one `Chronicle` (built by the
+composition root, api/bootstrap.py) and call its use cases with the caller; none of them
+holds the records, the ledger or a read model. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from api.app.core import Parts
+from api.app.exports import Exports
+from api.app.oversight import Purges
+from api.app.queries import Reads
+from api.app.writes import Entries
+from api.users import User
+from domain.policy import TrustPolicy
+from projections.ledger import LedgerFollower
+
+
+class Chronicle:
+    """The trust's SEND records: entries, reads, exports and purges, for a caller."""
+
+    def __init__(self, parts: Parts) -> None:
+        self._parts = parts
+        self.entries = Entries(parts)
+        self.reads = Reads(parts)
+        self.exports = Exports(parts)
+        self.purges = Purges(parts)
+
+    @property
+    def policy(self) -> TrustPolicy:
+        return self._parts.records.policy
+
+    def now(self) -> datetime:
+        return self._parts.records.clock()
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def authenticate(self, token: str) -> User | None:
+        """The person holding a bearer token (revoked or not), or None."""
+        return self._parts.users.by_token(token)
+
+    def ledger_follower(self, interval: float) -> LedgerFollower:
+        """Keeps checkpoints current while a server runs (started and stopped with it)."""
+        return LedgerFollower(self._parts.ledger, interval)
+
+    def close(self) -> None:
+        self._parts.records.close()
