@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from api.app.bodies import ExportRequest, Redaction, SubjectAccessExport
@@ -490,6 +491,13 @@ def main() -> None:
         app(standalone_mode=True)
     except (*_OPERATOR_ERRORS, CommandFailed) as e:  # RetentionRefused is a DomainError
         err.print(f"[red]error:[/red] {e}", highlight=False)
+        sys.exit(1)
+    except ValidationError as e:  # an option the request's model refuses
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in p_['loc']) or 'input'}: {p_['msg']}"
+            for p_ in e.errors(include_url=False)
+        )
+        err.print(f"[red]error:[/red] {problems}", highlight=False, markup=False)
         sys.exit(1)
 
 

@@ -40,6 +40,6 @@ def stale(pupil_id: object, based_on: int, current: int | None) -> AppError:
         "conflicting_update",
         f"pupil {pupil_id} was changed by someone else (you worked from version {based_on}, "
         f"it is now at {current}): re-read the record, check your entry still applies, and "
-        "send it again with the new version; nothing was saved",
+        "send it again with the new version (If-Match on the API); nothing was saved",
         current_version=current,
     )

@@ -150,7 +150,12 @@ def router(web: Web) -> APIRouter:
                 done = f"Purge proposed (due {due}); a second person must approve it."
             elif action == "approve":
                 record = app.purges.approve(caller, pupil_id)
-                done = f"Purged; signed purge record for entry {record.record['head_seq']}."
+                viewer.session.flash.append(
+                    f"Purged pupil {pupil_id}; signed purge record for entry "
+                    f"{record.record['head_seq']}."
+                )
+                # The pupil's own page now answers "purged": back to the schedule.
+                return RedirectResponse("/ui/retention", status_code=303, headers=SECURITY_HEADERS)
             else:
                 raise PageError(404, "No such action", f"Unknown retention action {action!r}.")
         except (PupilPurged, UnknownPupil):

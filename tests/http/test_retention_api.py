@@ -21,7 +21,7 @@ def _post(api: Api, h: dict[str, str], pupil_id: UUID, path: str, body: object) 
 
 
 def _sar_deadlines(api: Api, pupil_id: UUID) -> list[date]:
-    api.client.app.state.chronicle.catch_up()  # type: ignore[attr-defined]
+    api.client.app.state.chronicle.reads.catch_up()  # type: ignore[attr-defined]
     return [
         d.due_on
         for d in due_deadlines(api.records, as_of=date(2100, 1, 1))

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from api.app.access import record_views
 from api.application import PupilRecords
-from api.http.access import record_views
 from domain.values import Recorder, Role
 from projections.base import ProjectedEvent, Projection
 from projections.catalogue import build_projections

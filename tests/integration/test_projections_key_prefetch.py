@@ -12,8 +12,8 @@ from uuid import UUID, uuid4
 import pytest
 from sqlalchemy import event
 
+from api.app.access import record_views
 from api.application import PupilRecords
-from api.http.access import record_views
 from crypto.errors import KeyShredded, UnknownPupilKey
 from domain.access import access_stream_id
 from domain.values import Recorder, Role

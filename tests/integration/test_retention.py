@@ -24,6 +24,7 @@ from domain.values import Recorder, Role, upn_check_letter
 from projections.ledger_audit import audit
 from tests.conftest import OpenRecords, Store
 from tests.factories import SENDCO, add_concern
+from tests.retention_desk import Desk
 from tests.sql import event_count, raw
 
 DPO_A = Recorder("dpo-ada", Role.DPO)
@@ -47,9 +48,9 @@ def key() -> Ed25519PrivateKey:
 
 
 @pytest.fixture
-def dpo(records: PupilRecords, key: Ed25519PrivateKey, tmp_path: Path) -> Retention:
+def dpo(records: PupilRecords, key: Ed25519PrivateKey, tmp_path: Path) -> Desk:
     ledger = build_ledger(records, key, tmp_path / "checkpoints.jsonl")
-    return Retention(records, ledger, key, tmp_path / "purges.jsonl")
+    return Desk(records, ledger, key, tmp_path / "purges.jsonl")
 
 
 def _pupils(records: PupilRecords, n: int = 3, born: date = date(2015, 5, 17)) -> list[Pupil]:
@@ -74,7 +75,7 @@ def _pupils(records: PupilRecords, n: int = 3, born: date = date(2015, 5, 17)) -
     return made
 
 
-def _refused(dpo: Retention, store: Store, message: str, action: Any) -> None:
+def _refused(dpo: Desk, store: Store, message: str, action: Any) -> None:
     events, audits = event_count(store), len(dpo.audit_entries())
     with pytest.raises(RetentionRefused, match=message):
         action()
@@ -84,15 +85,13 @@ def _refused(dpo: Retention, store: Store, message: str, action: Any) -> None:
 
 
 class TestTwoPersonRule:
-    def test_self_approval_is_refused(
-        self, records: PupilRecords, dpo: Retention, store: Store
-    ) -> None:
+    def test_self_approval_is_refused(self, records: PupilRecords, dpo: Desk, store: Store) -> None:
         pupil = _pupils(records)[0]
         dpo.propose(pupil.id, DPO_A)
         _refused(dpo, store, "cannot approve it", lambda: dpo.approve(pupil.id, DPO_A))
 
     def test_only_a_dpo_proposes_and_only_dpo_or_admin_approves(
-        self, records: PupilRecords, dpo: Retention, store: Store
+        self, records: PupilRecords, dpo: Desk, store: Store
     ) -> None:
         pupil = _pupils(records)[0]
         _refused(dpo, store, "only a data-protection officer", lambda: dpo.propose(pupil.id, ADMIN))
@@ -101,12 +100,12 @@ class TestTwoPersonRule:
         assert dpo.approve(pupil.id, ADMIN).record["approved_by"] == "admin-cy"
 
     def test_approval_needs_a_proposal(
-        self, records: PupilRecords, dpo: Retention, store: Store
+        self, records: PupilRecords, dpo: Desk, store: Store
     ) -> None:
         pupil = _pupils(records)[0]
         _refused(dpo, store, "no purge proposal", lambda: dpo.approve(pupil.id, DPO_B))
 
-    def test_a_hold_blocks(self, records: PupilRecords, dpo: Retention, store: Store) -> None:
+    def test_a_hold_blocks(self, records: PupilRecords, dpo: Desk, store: Store) -> None:
         pupil = _pupils(records)[0]
         dpo.hold(pupil.id, DPO_A, "tribunal appeal pending", "legal team")
         _refused(dpo, store, "legal hold", lambda: dpo.propose(pupil.id, DPO_A))
@@ -115,7 +114,7 @@ class TestTwoPersonRule:
         dpo.approve(pupil.id, DPO_B)
 
     def test_a_hold_placed_after_the_proposal_still_blocks(
-        self, records: PupilRecords, dpo: Retention, store: Store
+        self, records: PupilRecords, dpo: Desk, store: Store
     ) -> None:
         pupil = _pupils(records)[0]
         dpo.propose(pupil.id, DPO_A)
@@ -123,7 +122,7 @@ class TestTwoPersonRule:
         _refused(dpo, store, "legal hold", lambda: dpo.approve(pupil.id, DPO_B))
 
     def test_not_due_blocks_without_a_recorded_override(
-        self, records: PupilRecords, dpo: Retention, store: Store
+        self, records: PupilRecords, dpo: Desk, store: Store
     ) -> None:
         pupil = _pupils(records, born=date(2024, 1, 1))[0]
         _refused(
@@ -134,7 +133,7 @@ class TestTwoPersonRule:
         assert "override: court order 2045/117" in dpo.audit_entries(pupil.id)[-2]["detail"]
 
     def test_already_purged_is_refused(
-        self, records: PupilRecords, dpo: Retention, store: Store
+        self, records: PupilRecords, dpo: Desk, store: Store
     ) -> None:
         pupil = _pupils(records)[0]
         dpo.propose(pupil.id, DPO_A)
@@ -144,7 +143,7 @@ class TestTwoPersonRule:
 
 class TestPurge:
     def test_purge_leaves_nothing_readable_and_others_intact(
-        self, records: PupilRecords, dpo: Retention, store: Store, tmp_path: Path
+        self, records: PupilRecords, dpo: Desk, store: Store, tmp_path: Path
     ) -> None:
         pupils = _pupils(records)
         victim = pupils[1]
@@ -174,7 +173,7 @@ class TestPurge:
         assert record.record["head_seq"] == 3
 
     def test_the_purge_record_verifies_and_matches_the_ledger(
-        self, records: PupilRecords, dpo: Retention, key: Ed25519PrivateKey
+        self, records: PupilRecords, dpo: Desk, key: Ed25519PrivateKey
     ) -> None:
         victim = _pupils(records)[1]
         dpo.propose(victim.id, DPO_A)
@@ -193,7 +192,7 @@ class TestPurge:
         assert not tampered.verifies()
 
     def test_a_second_process_with_the_key_cached_cannot_read_after_the_purge(
-        self, open_records: OpenRecords, records: PupilRecords, dpo: Retention
+        self, open_records: OpenRecords, records: PupilRecords, dpo: Desk
     ) -> None:
         other_process = open_records(records.data_keys.ring)
         victim = _pupils(records)[1]
@@ -210,7 +209,7 @@ class TestRestoreSafety:
     def test_a_restored_backup_is_purged_again(
         self,
         records: PupilRecords,
-        dpo: Retention,
+        dpo: Desk,
         store: Store,
         tmp_path: Path,
         key: Ed25519PrivateKey,
@@ -238,7 +237,7 @@ class TestRestoreSafety:
             restored.close()
 
     def test_a_forged_journal_is_refused(
-        self, records: PupilRecords, dpo: Retention, store: Store, tmp_path: Path
+        self, records: PupilRecords, dpo: Desk, store: Store, tmp_path: Path
     ) -> None:
         victim = _pupils(records)[1]
         backup = _backup(store, tmp_path)

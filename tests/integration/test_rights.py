@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from api.app.access import record_views
 from api.application import PupilRecords
 from api.bootstrap import build_ledger
 from api.bundle_html import render_bundle_html
 from api.export import Disclosure, bundle_digest, export_pupil, export_subject_access
-from api.http.access import record_views
-from api.retention import Retention, RetentionRefused
+from api.retention import RetentionRefused
 from crypto.bundle_check import verify_bundle
 from domain.access import access_stream_id
 from domain.errors import InvalidEntry, UnknownEntry
@@ -32,6 +32,7 @@ from projections.deadlines import due_deadlines
 from projections.runner import ProjectionRunner
 from tests.conftest import OpenRecords
 from tests.factories import SENDCO, a_pupil, on
+from tests.retention_desk import Desk
 
 DPO_A = Recorder("dpo-ada", Role.DPO)
 DPO_B = Recorder("dpo-bo", Role.DPO)
@@ -47,9 +48,9 @@ def records(open_records: OpenRecords) -> PupilRecords:
 
 
 @pytest.fixture
-def dpo(records: PupilRecords, tmp_path: Path) -> Retention:
+def dpo(records: PupilRecords, tmp_path: Path) -> Desk:
     key = Ed25519PrivateKey.generate()
-    return Retention(
+    return Desk(
         records, build_ledger(records, key, tmp_path / "cp.jsonl"), key, tmp_path / "p.jsonl"
     )
 
@@ -90,7 +91,7 @@ def test_a_subject_access_response_is_due_one_calendar_month_later(
 
 class TestSubjectAccess:
     def test_the_request_opens_a_deadline_that_the_export_closes(
-        self, records: PupilRecords, dpo: Retention
+        self, records: PupilRecords, dpo: Desk
     ) -> None:
         pupil = _pupil(records)
         due = dpo.request_subject_access(pupil.id, DPO_A, "SAR-2026-014", "parent", TODAY.date())
@@ -108,7 +109,7 @@ class TestSubjectAccess:
         assert disclosed["purpose_detail"] == "SAR-2026-014"
 
     def test_leaving_the_trust_does_not_close_the_request(
-        self, records: PupilRecords, dpo: Retention
+        self, records: PupilRecords, dpo: Desk
     ) -> None:
         pupil = _pupil(records)
         dpo.request_subject_access(pupil.id, DPO_A, "SAR-1", "parent", date(2026, 1, 10))
@@ -126,7 +127,7 @@ class TestSubjectAccess:
         assert [d.due_on for d in _deadlines(records, date(2026, 1, 25))] == [date(2026, 2, 10)]
 
     def test_the_export_has_the_access_log_and_marks_third_parties_and_verifies(
-        self, records: PupilRecords, dpo: Retention
+        self, records: PupilRecords, dpo: Desk
     ) -> None:
         pupil = _pupil(records)
         record_views(records, [pupil.id], SENDCO, "chronology", "annual review prep")
@@ -152,7 +153,7 @@ class TestSubjectAccess:
         assert "annual review prep" in html and "2026-02-28" in html
 
     def test_withholding_a_marked_entry_keeps_it_verifiable(
-        self, records: PupilRecords, dpo: Retention
+        self, records: PupilRecords, dpo: Desk
     ) -> None:
         pupil = _pupil(records)
         dpo.request_subject_access(pupil.id, DPO_A, "SAR-1", "pupil", TODAY.date())
@@ -164,9 +165,7 @@ class TestSubjectAccess:
         assert [m["seq"] for m in bundle["subject_access"]["third_party_review"]] == [2]
         assert records.entries(pupil.id)[-1].payload["redacted_seqs"] == [3]
 
-    def test_tampering_with_the_access_log_is_named(
-        self, records: PupilRecords, dpo: Retention
-    ) -> None:
+    def test_tampering_with_the_access_log_is_named(self, records: PupilRecords, dpo: Desk) -> None:
         pupil = _pupil(records)
         record_views(records, [pupil.id], SENDCO, "chronology", None)
         dpo.request_subject_access(pupil.id, DPO_A, "SAR-1", "parent", TODAY.date())
@@ -192,7 +191,7 @@ class TestSubjectAccess:
             assert failure is not None and (failure.check, failure.seq) == (check, seq), failure
 
     def test_a_pupil_nobody_read_has_an_empty_access_log(
-        self, records: PupilRecords, dpo: Retention
+        self, records: PupilRecords, dpo: Desk
     ) -> None:
         pupil = _pupil(records)
         dpo.request_subject_access(pupil.id, DPO_A, "SAR-1", "parent", TODAY.date())
@@ -200,7 +199,7 @@ class TestSubjectAccess:
         assert bundle["access_log"]["events"] == [] and bundle["access_log"]["head"] is None
         assert verify_bundle(bundle).access_log_entries == 0
 
-    def test_an_export_needs_a_request(self, records: PupilRecords, dpo: Retention) -> None:
+    def test_an_export_needs_a_request(self, records: PupilRecords, dpo: Desk) -> None:
         pupil = _pupil(records)
         with pytest.raises(InvalidEntry, match="no subject access request"):
             export_subject_access(records, dpo.ledger, pupil.id, DPO_A)
@@ -208,7 +207,7 @@ class TestSubjectAccess:
             export_subject_access(records, dpo.ledger, pupil.id, DPO_A, request_seq=2)
         assert records.entries(pupil.id)[-1].type == "AdviceReceived"  # nothing recorded
 
-    def test_a_request_names_no_one(self, records: PupilRecords, dpo: Retention) -> None:
+    def test_a_request_names_no_one(self, records: PupilRecords, dpo: Desk) -> None:
         pupil = _pupil(records)
         with pytest.raises(InvalidEntry, match="relationship 'Mrs Smith' is not one of"):
             dpo.request_subject_access(pupil.id, DPO_A, "SAR-1", "Mrs Smith", TODAY.date())
@@ -216,7 +215,7 @@ class TestSubjectAccess:
 
 class TestRectificationAndErasure:
     def test_a_correction_shows_in_chronology_export_and_bundle(
-        self, records: PupilRecords, dpo: Retention
+        self, records: PupilRecords, dpo: Desk
     ) -> None:
         pupil = _pupil(records)
         seq = dpo.correct(
@@ -235,7 +234,7 @@ class TestRectificationAndErasure:
         assert "Corrected by entry #4" in html and "Raised by the class teacher" in html
 
     def test_a_refused_erasure_keeps_the_entry_and_says_why(
-        self, records: PupilRecords, dpo: Retention
+        self, records: PupilRecords, dpo: Desk
     ) -> None:
         pupil = _pupil(records)
         before = records.entries(pupil.id)[1].payload
@@ -259,7 +258,7 @@ class TestRectificationAndErasure:
 
 class TestPurgeWithoutReplay:
     def test_approval_decrypts_at_most_the_registration(
-        self, records: PupilRecords, dpo: Retention, monkeypatch: pytest.MonkeyPatch
+        self, records: PupilRecords, dpo: Desk, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         records.clock = lambda: datetime(2045, 6, 1, tzinfo=UTC)
         pupil = _pupil(records)
@@ -288,7 +287,7 @@ class TestPurgeWithoutReplay:
         assert set(opened) <= {1, 34}, opened  # the registration; the tombstone (clear)
 
     def test_a_hold_recorded_while_the_purge_is_decided_stops_it(
-        self, records: PupilRecords, dpo: Retention
+        self, records: PupilRecords, dpo: Desk
     ) -> None:
         records.clock = lambda: datetime(2045, 6, 1, tzinfo=UTC)
         pupil = _pupil(records)

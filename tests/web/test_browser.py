@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from api.http.access import access_records
-from api.http.commands import COMMANDS
+from api.app.access import access_records
+from api.app.catalogue import COMMANDS
 from tests.web.conftest import SAFEGUARDING_NOTE, SCREENSHOTS, Live
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
