@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy.exc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing import persistence
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from api.app.core import Parts
@@ -186,6 +188,12 @@ def open_chronicle(
     except BaseException:
         records.close()
         raise
+
+
+def open_users(settings: Settings) -> tuple[Users, Callable[[], None]]:
+    """The installation's user table (no keys needed to manage it) and how to close it."""
+    engine = create_engine(settings.store_url)
+    return Users(engine), engine.dispose
 
 
 def display_url(url: str) -> str:

@@ -1,7 +1,7 @@
 """`chronicle serve` and `chronicle users add|revoke|list` (docs/api.md, docs/permissions.md).
 
-The lead wires these into `chronicle`: `app.command()(serve)` and
-`app.add_typer(users_app, name="users")` in api/cli.py.
+Both are built by the composition root (api/bootstrap.py): `serve` runs the HTTP API and
+web over `open_chronicle`; the user verbs need only the user table (`open_users`), no keys.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
 
-from api.bootstrap import open_chronicle
+from api.bootstrap import open_chronicle, open_users
 from api.settings import load_settings
 from api.users import UserError, Users
 
@@ -56,13 +54,13 @@ def _users() -> Iterator[Users]:
     settings = load_settings()
     if not settings.home.resolve().is_dir() and settings.database_url is None:
         _fail(f"CHRONICLE_HOME {settings.home.resolve()} does not exist: run `chronicle init`")
-    engine: Engine = create_engine(settings.store_url)
+    users, close = open_users(settings)
     try:
-        yield Users(engine)
+        yield users
     except UserError as e:
         _fail(str(e))
     finally:
-        engine.dispose()
+        close()
 
 
 def _fail(message: str) -> None:

@@ -21,7 +21,7 @@ from rich.table import Table
 from projections.base import Projection
 from projections.catalogue import build_projections
 from projections.census import CensusReader
-from projections.register import RegisterFilter, RegisterQueryError, RegisterReader, SendRegister
+from projections.register import RegisterQueryError, SendRegister
 from projections.runner import ProjectionError, ProjectionRunner
 
 if TYPE_CHECKING:
@@ -110,19 +110,31 @@ def register(
         bool, typer.Option(help="Also pupils who have left the trust.")
     ] = False,
     as_json: JsonOption = False,
+    by: Annotated[str, typer.Option(help="Your staff id (recorded as the reader).")] = "",
 ) -> None:
-    """The SEND register: each pupil's academy, status, needs, since when, key worker."""
-    from api.cli_common import records
+    """The SEND register: each pupil's academy, status, needs, since when, key worker (read
+    as a trust-wide SENDCo; each pupil listed is recorded as read)."""
+    from api.cli_common import chronicle, operator
+    from domain.values import Role
 
-    where = RegisterFilter(academy, status, need and need.upper(), census_code, include_left)
-    with records() as app_:
-        _guarded(_runner(app_, [SendRegister()]).catch_up)
-        reader = RegisterReader(app_)
+    if sort not in ("name", "status", "since"):
+        raise typer.BadParameter(f"sort by name, status or since, not {sort!r}")
+    with chronicle() as app_:
         try:
-            page = reader.page(where, sort=sort, limit=limit)
+            page = app_.reads.register(
+                operator(by, Role.SENDCO),
+                academy=academy,
+                status=status,
+                need=need and need.upper(),
+                census_code=census_code,
+                include_left=include_left,
+                sort=sort,  # type: ignore[arg-type]
+                limit=limit or 1_000_000,
+                purpose="projections register",
+            )
         except RegisterQueryError as e:
             raise typer.BadParameter(str(e)) from None
-        known = reader.academies() if not page.rows and academy else []
+        known = page.academies if not page.rows and academy else []
     if as_json:
         _out.print_json(json.dumps([row.as_json() for row in page.rows]))
         return

@@ -257,18 +257,13 @@ def due(
     """Pupils whose records are due for purging (not held, not purged), soonest first."""
     from datetime import date as date_type
 
-    from projections.catalogue import build_projections
-    from projections.retention_schedule import RetentionReader
-    from projections.runner import ProjectionRunner
-
     try:
         day = date_type.fromisoformat(as_of) if as_of else None
     except ValueError:
         raise typer.BadParameter(f"{as_of!r} is not a date: use YYYY-MM-DD") from None
-    with retention() as (records, _):
-        ProjectionRunner(records, build_projections(records.policy)).catch_up()
-        reader = RetentionReader(records)
-        entries = reader.held() if held else reader.due(day or records.clock().date())
+    with chronicle() as app:
+        caller = operator("", Role.DPO)
+        _, entries = app.reads.retention_schedule(caller, "held" if held else "due", day)
     if as_json:
         out.print_json(json.dumps([e.as_json() for e in entries]))
         return

@@ -252,6 +252,7 @@ class Reads(UseCases):
         status: str | None = None,
         need: str | None = None,
         census_code: str | None = None,
+        include_left: bool = False,
         sort: Literal["name", "status", "since"] = "name",
         limit: int = 50,
         offset: int = 0,
@@ -269,7 +270,7 @@ class Reads(UseCases):
         shown_academies = [a for a in known if scope is None or a in scope]
 
         def where(one: str | None, chosen: str | None = status) -> RegisterFilter:
-            return RegisterFilter(academy=one, status=chosen, need=need, census_code=census_code)
+            return RegisterFilter(one, chosen, need, census_code, include_left)
 
         if scope is None or len(scope) == 1:
             one = None if scope is None else scope[0]

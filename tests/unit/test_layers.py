@@ -242,9 +242,6 @@ def test_no_import_cycles_outside_api(edges: list[Import]) -> None:
     assert not found, "import cycles outside api:\n" + describe(found, edges)
 
 
-@pytest.mark.xfail(
-    strict=False, reason="api cycles being removed by the application-layer refactor (issue 12)"
-)
 def test_no_import_cycles_in_api(edges: list[Import]) -> None:
     found = [c for c in cycles(edges) if all(_in_api(m) for m in c)]
     assert not found, "import cycles within api:\n" + describe(found, edges)
