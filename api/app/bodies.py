@@ -94,7 +94,7 @@ class ChangeRegisterStatus(Body):
     """A move on the graduated response, as the trust's policy allows."""
 
     status: RegisterStatus = Field(examples=["monitoring"])
-    sub_flags: list[SubFlag] = Field(default_factory=list, examples=[[]])
+    sub_flags: list[SubFlag] = Field(default_factory=list, max_length=10, examples=[[]])
     reason: str = Field(
         min_length=1,
         max_length=10_000,

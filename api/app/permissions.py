@@ -13,7 +13,7 @@ from api.app.caller import A, Access, D, S
 from api.app.catalogue import COMMANDS
 from domain.values import Role
 
-__all__ = ["PURPOSE_REQUIRED", "ROLE_ORDER", "USE_CASES", "Access", "access"]
+__all__ = ["PURPOSE_REQUIRED", "QUERIES", "ROLE_ORDER", "USE_CASES", "Access", "access"]
 ROLE_ORDER = (
     Role.SENDCO, Role.TEACHER, Role.DSL, Role.DPO, Role.TRIBUNAL, Role.TRUST_ADMIN, Role.AUDITOR,
 )  # fmt: skip
@@ -44,6 +44,9 @@ _COMMANDS: dict[str, tuple[Access, ...]] = {
     # Entries on the record: each row of the command catalogue names its own cells.
     **{command.use_case: command.access for command in COMMANDS},
 }  # fmt: skip
+
+# The use cases that read (every other one changes something).
+QUERIES = frozenset(_QUERIES)
 
 USE_CASES: dict[str, dict[Role, Access]] = {
     name: dict(zip(ROLE_ORDER, cells, strict=True))
