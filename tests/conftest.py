@@ -64,9 +64,26 @@ def pg_database() -> Iterator[str]:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+# With the in-memory store too: for the store's contract tests and the use-case tests (a
+# module opts in by overriding `store` with `params=STORES_AND_MEMORY`).
+STORES_AND_MEMORY = [*STORES, "memory"]
+
+
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store of each kind: a SQLite file, or a fresh PostgreSQL schema."""
+    yield from make_store(request, tmp_path)
+
+
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store named by `request.param`: "sqlite" (a file), "postgresql" (a fresh schema
+    of the session's database) or "memory" (SQLite's in-memory database, shared by every
+    connection of this process that names it: nothing is written to disk)."""
+    if request.param == "memory":
+        name = f"chronicle_{secrets.token_hex(6)}"
+        yield Store("memory", f"sqlite:///file:{name}?mode=memory&cache=shared&uri=true")
+        return
     if request.param == "sqlite":
         path = tmp_path / "chronicle.db"
         yield Store("sqlite", f"sqlite:///{path}", sqlite_path=path)

@@ -10,9 +10,10 @@ status of the refusal (403, 404, 410, 422). On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +25,16 @@ from api.app.caller import Caller
 from api.app.service import Chronicle
 from domain.pupil import Pupil
 from domain.values import Role
+from tests.conftest import STORES_AND_MEMORY, Store, make_store
 from tests.factories import DEFAULT, DPO, on
 from tests.http.conftest import Api
+
+
+@pytest.fixture(params=STORES_AND_MEMORY)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The use cases on every store: SQLite, PostgreSQL and the in-memory twin."""
+    yield from make_store(request, tmp_path)
+
 
 ROLES = [r.value for r in Role]
 SITUATIONS = ("in_scope", "other_academy", "moved", "left", "purged")

@@ -9,7 +9,9 @@ nobody else may; and every bundle still verifies offline. On SQLite and PostgreS
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +19,16 @@ import pytest
 from crypto.bundle_check import verify_bundle
 from domain.pupil import Pupil
 from domain.values import AgencyKind, DisclosurePurpose
+from tests.conftest import STORES_AND_MEMORY, Store, make_store
 from tests.factories import on
 from tests.http.conftest import SAFEGUARDING_NOTE, Api
+
+
+@pytest.fixture(params=STORES_AND_MEMORY)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The use cases on every store: SQLite, PostgreSQL and the in-memory twin."""
+    yield from make_store(request, tmp_path)
+
 
 PURPOSES = [p.value for p in DisclosurePurpose if p is not DisclosurePurpose.SUBJECT_ACCESS]
 PROFESSIONAL = "Dr Ottoline Vance"

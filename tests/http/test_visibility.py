@@ -7,12 +7,23 @@ need); a teacher is not told a restricted entry exists. On SQLite and PostgreSQL
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
+
+import pytest
 
 from domain.values import AreaOfNeed, ConcernSource
+from tests.conftest import STORES_AND_MEMORY, Store, make_store
 from tests.factories import on
 from tests.http.conftest import SAFEGUARDING_NOTE, Api
 from tests.web.conftest import csrf_of
+
+
+@pytest.fixture(params=STORES_AND_MEMORY)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The use cases on every store: SQLite, PostgreSQL and the in-memory twin."""
+    yield from make_store(request, tmp_path)
 
 
 def test_a_teacher_sees_the_concern_they_wrote(api: Api) -> None:

@@ -5,7 +5,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from uuid import UUID
@@ -21,8 +21,16 @@ from api.app.service import Chronicle
 from api.application import PupilRecords
 from api.bootstrap import assemble, build_ledger
 from domain.values import AreaOfNeed, ConcernSource
+from tests.conftest import STORES_AND_MEMORY, Store, make_store
 from tests.factories import a_pupil, agree, on
 from tests.web.conftest import add_pupil
+
+
+@pytest.fixture(params=STORES_AND_MEMORY)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The use cases on every store: SQLite, PostgreSQL and the in-memory twin."""
+    yield from make_store(request, tmp_path)
+
 
 Shown = Callable[[Chronicle, Caller, UUID], set[UUID]]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from api.application import ConflictingUpdate, PupilRecords
 from crypto.errors import KeyEncryptionKeyError, TamperedEvent
 from crypto.kek import InMemoryKekRing
 from domain.errors import PupilPurged, UnknownPupil
-from tests.conftest import OpenRecords, Store
+from tests.conftest import STORES, STORES_AND_MEMORY, OpenRecords, Store, make_store
 from tests.factories import a_pupil, add_concern
 from tests.sql import event_count, event_rows, raw, set_state
 
@@ -143,6 +144,9 @@ class TestPupilStore:
         descriptions = [e.payload.get("description") for e in one.entries(pupil.id)]
         assert descriptions[-1] == "first writer" and "second writer" not in descriptions
 
+    # Between processes: the real stores' contract (the in-memory twin serves one process,
+    # and SQLite's shared cache answers a lock with "table is locked", never waiting).
+    @pytest.mark.parametrize("store", STORES, indirect=True)
     def test_racing_threads_never_half_write(self, open_records: OpenRecords) -> None:
         ring = InMemoryKekRing()
         apps = [open_records(ring) for _ in range(4)]
@@ -186,8 +190,23 @@ class TestPupilStore:
         assert event_count(store) == 2
 
 
+@pytest.fixture(params=STORES_AND_MEMORY)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The contract holds on every store: SQLite, PostgreSQL and the in-memory twin."""
+    yield from make_store(request, tmp_path)
+
+
 def _all_stored_bytes(store: Store) -> bytes:
-    """Every byte the store holds: the SQLite files (with -wal/-shm), or a pg_dump."""
+    """Every byte the store holds: the SQLite files (with -wal/-shm), the in-memory
+    database's image, or a pg_dump."""
+    if store.kind == "memory":
+        import sqlite3
+
+        uri = store.url.removeprefix("sqlite:///").replace("&uri=true", "")
+        with sqlite3.connect(uri, uri=True) as conn:
+            image = conn.serialize()
+        assert b"chronicle_events" in image  # the image really holds the tables
+        return image
     if store.sqlite_path is not None:
         files = [Path(f"{store.sqlite_path}{suffix}") for suffix in ("", "-wal", "-shm")]
         return b"".join(f.read_bytes() for f in files if f.exists())
@@ -223,6 +242,7 @@ def test_shredded_key_leaves_no_trace_in_sqlite_files(tmp_path: Path) -> None:
         records.close()
 
 
+@pytest.mark.parametrize("store", STORES, indirect=True)
 def test_kek_rotation_under_load_fails_no_read_or_write(
     open_records: OpenRecords, tmp_path: Path
 ) -> None:
