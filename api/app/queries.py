@@ -283,8 +283,10 @@ class Reads(UseCases):
             merged = sorted(candidates, key=self._register_order(sort, candidates))
             rows, total = merged[offset : offset + limit], sum(p.total for p in pages)
         in_scope: list[str | None] = list(scope) if scope is not None else [None]
+        # Counts only: sorted by time, so no name is decrypted for them.
         by_status = {
-            s: sum(reader.page(where(a, s), limit=1).total for a in in_scope) for s in STATUSES
+            s: sum(reader.page(where(a, s), sort="since", limit=1).total for a in in_scope)
+            for s in STATUSES
         }
         census = [
             c for c in CensusReader(records).by_academy() if scope is None or c.academy in scope

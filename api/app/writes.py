@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from api.app.bodies import RegisterPupil
 from api.app.caller import Caller
 from api.app.catalogue import BY_SLUG, Command, Context
-from api.app.core import UseCases
+from api.app.core import Parts, UseCases
 from api.app.errors import AppError, busy, forbidden, stale
 from api.app.idempotency import Stored, request_hash
 from api.application import ConflictingUpdate
@@ -71,7 +71,7 @@ class Entries(UseCases):
         allowed = self.allow(caller, command.use_case)
         if not isinstance(body, command.body):
             raise TypeError(f"{slug} takes a {command.body.__name__}")
-        write = _Write(self, caller, f"/pupils/{pupil_id}/{slug}", body, based_on, key)
+        write = _Write(self._parts, caller, f"/pupils/{pupil_id}/{slug}", body, based_on, key)
         replayed = write.replay()
         if replayed is not None:
             return replayed
@@ -96,7 +96,7 @@ class Entries(UseCases):
                 f"you may register pupils only at your academies ({caller.scope_text()}), "
                 f"not {body.academy!r}"
             )
-        write = _Write(self, caller, "/pupils", body, None, key)
+        write = _Write(self._parts, caller, "/pupils", body, None, key)
         replayed = write.replay()
         if replayed is not None:
             return replayed
@@ -122,14 +122,14 @@ class _Write:
 
     def __init__(
         self,
-        cases: UseCases,
+        parts: Parts,
         caller: Caller,
         path: str,
         body: BaseModel,
         based_on: int | None,
         key: str | None,
     ) -> None:
-        self.parts, self.caller = cases._parts, caller
+        self.parts, self.caller = parts, caller
         self.key = key if caller.user_id is not None else None
         self.hash = request_hash(
             "POST", path, None if based_on is None else str(based_on), body.model_dump(mode="json")

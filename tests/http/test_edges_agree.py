@@ -260,3 +260,59 @@ def test_the_api_and_the_web_give_the_same_answer(api: Api, use_case: str) -> No
             assert kind in ("403", "404"), (use_case, role, situation, kind)
         if situation == "purged":
             assert kind in ("403", "410"), (use_case, role, situation, kind)
+
+
+# ----- listings: the same pupils, or the same refusal ---------------------------------------
+
+LISTINGS: dict[str, tuple[str, str, str]] = {
+    # use case: (API path, the API's list key, web page)
+    "list_pupils": ("/register?limit=200", "pupils", f"/ui/register?purpose={PURPOSE}"),
+    "list_deadlines": ("/deadlines?limit=200", "deadlines", "/ui/deadlines"),
+    "list_cross_references": (
+        "/safeguarding/cross-references?limit=200",
+        "cross_references",
+        "/ui/safeguarding",
+    ),
+}
+
+
+def _listed_pupil(api: Api, situation: str) -> Pupil:
+    """A pupil in `situation` who appears on every listing where it is in scope: a plan
+    whose review is overdue, and a safeguarding cross-reference."""
+    from tests.factories import agree
+
+    pupil = api.add_pupil("ELM" if situation == "other_academy" else "OAK", safeguarding=True)
+    loaded = api.records.get_pupil(pupil.id)
+    agree(loaded, date(2025, 2, 10))
+    api.records.save(loaded)
+    if situation == "moved":
+        loaded.transfer_within_trust(to_academy="ELM", reason="Moved", **on(date(2025, 3, 1)))
+        api.records.save(loaded)
+    return pupil
+
+
+def _listing_kind(answer: httpx.Response, pupil: Pupil, key: str | None) -> str:
+    if answer.status_code != 200:
+        return str(answer.status_code)
+    if key is None:
+        return "listed" if f"/ui/pupils/{pupil.id}" in answer.text else "not listed"
+    return (
+        "listed" if str(pupil.id) in {r["pupil_id"] for r in answer.json()[key]} else ("not listed")
+    )
+
+
+@pytest.mark.parametrize("use_case", sorted(LISTINGS))
+def test_the_api_and_the_web_list_the_same_pupils(api: Api, use_case: str) -> None:
+    path, key, page = LISTINGS[use_case]
+    people = {role: _person(api, role) for role in ROLES}
+    pupils = {s: _listed_pupil(api, s) for s in ("in_scope", "other_academy", "moved")}
+    for role, person in people.items():
+        api_answer = api.client.get(path, headers=person.api)
+        web_answer = person.web.get(page)
+        for situation, pupil in pupils.items():
+            by_api = _listing_kind(api_answer, pupil, key)
+            by_web = _listing_kind(web_answer, pupil, None)
+            assert by_api == by_web, (use_case, role, situation)
+            if situation != "in_scope":
+                assert by_api in ("403", "not listed"), (use_case, role, situation)
+        assert _listing_kind(api_answer, pupils["in_scope"], key) in ("403", "listed"), role
