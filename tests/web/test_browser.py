@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from api.app.access import access_records
+from api.app.caller import Access
 from api.app.catalogue import COMMANDS
 from tests.web.conftest import SAFEGUARDING_NOTE, SCREENSHOTS, Live
 
@@ -234,10 +235,18 @@ def test_every_entry_form_and_the_account_page_pass_the_accessibility_check(
 ) -> None:
     """The forms generated from the command table (nested groups, lists, choices) and the
     account page, each checked with axe-core like every page the flows above visit."""
-    tab.sign_in("OAK-sendco-9")
-    for command in COMMANDS:
-        tab.go(f"/ui/pupils/{live.oak_pupil}/entries/{command.slug}")
-        assert tab.page.get_by_role("heading", level=1).inner_text().startswith(command.title)
-        tab.check(f"entry-form-{command.slug}" if command.slug == "plans" else None)
+    # Each form as someone who may add that entry: the SENDCo's, then the DPO's.
+    for person, role in (("OAK-sendco-9", Access.ACADEMY), ("TRUST-dpo-9", None)):
+        if role is None:
+            tab.sign_out()
+        tab.sign_in(person)
+        for command in COMMANDS:
+            sendco_may = command.access[0] is Access.ACADEMY
+            if sendco_may != (role is Access.ACADEMY):
+                continue
+            tab.go(f"/ui/pupils/{live.oak_pupil}/entries/{command.slug}")
+            heading = tab.page.get_by_role("heading", level=1).inner_text()
+            assert heading.startswith(command.title), (person, command.slug, heading)
+            tab.check(f"entry-form-{command.slug}" if command.slug == "plans" else None)
     tab.go("/ui/account")
     tab.check("account")
