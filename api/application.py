@@ -149,6 +149,14 @@ class PupilRecords(Application[UUID]):
         assert isinstance(pupil, Pupil)
         return pupil
 
+    def pupil_head(self, pupil_id: UUID) -> StoredEvent:
+        """The pupil's newest stored event, read without decrypting or replaying anything;
+        `UnknownPupil` for an id that is not a pupil's (nothing, or an access stream)."""
+        first = self.recorder.select_events(pupil_id, lte=1)
+        if not first or first[0].topic != _REGISTERED_TOPIC:
+            raise UnknownPupil(pupil_id)
+        return self.recorder.select_events(pupil_id, desc=True, limit=1)[0]
+
     def stored_events(self, pupil_id: UUID) -> list[StoredEvent]:
         return list(self.recorder.select_events(pupil_id))
 
@@ -158,7 +166,8 @@ class PupilRecords(Application[UUID]):
         The tombstone is stored in the clear, so this also holds in a process whose key
         cache still has the key of a pupil purged by another process."""
         stored = self.stored_events(pupil_id)
-        if not stored:
+        if not stored or stored[0].topic != _REGISTERED_TOPIC:
+            # Nothing, or another kind of stream (a pupil's access log): not a pupil.
             raise UnknownPupil(pupil_id)
         if stored[-1].topic == _PURGED_TOPIC:
             self.data_keys.forget(pupil_id)
@@ -221,6 +230,7 @@ class PupilRecords(Application[UUID]):
 
 
 _PURGED_TOPIC = get_topic(RecordsPurged)
+_REGISTERED_TOPIC = get_topic(PupilRegistered)
 SQLITE_BUSY_MS = 30_000
 
 

@@ -83,10 +83,7 @@ class UseCases:
         """As `pupil_in_scope`, without rebuilding the record for a trust-wide caller."""
         if allowed is Access.ALLOWED or caller.trust_wide:
             records = self._parts.records
-            head = records.recorder.select_events(pupil_id, desc=True, limit=1)
-            if not head:
-                raise UnknownPupil(pupil_id)
-            if head[0].topic.endswith(":RecordsPurged"):
+            if records.pupil_head(pupil_id).topic.endswith(":RecordsPurged"):
                 records.get_pupil(pupil_id)  # raises PupilPurged with the date
             return
         self.pupil_in_scope(caller, pupil_id, allowed)

@@ -119,3 +119,37 @@ def test_oversize_text_is_refused_on_every_body(api: Api) -> None:
         assert got.status_code == 422, (route.path, got.text)
         assert f"{name}: String should have at most {limit}" in got.json()["detail"], route.path
     assert tried >= 25
+
+
+def test_an_access_stream_id_is_no_pupil_on_any_route(api: Api) -> None:
+    """An access stream's id (uuid5 of a public namespace and the pupil id) is not a pupil:
+    404 on every route that takes a pupil id, never a 500 or a sign that the pupil exists."""
+    from domain.access import access_stream_id
+
+    pupil = api.add_pupil()
+    dpo = api.headers("dpo", ())
+    api.client.get(f"/pupils/{pupil.id}/chronology", headers=dpo)  # opens the access stream
+    stream = access_stream_id(pupil.id)
+    assert api.events(stream) >= 1
+    from tests.http.entries import BY_SLUG
+
+    bodies_by_path = {f"/pupils/{{pupil_id}}/{slug}": e.body() for slug, e in BY_SLUG.items()}
+    export = {"purpose": "send_tribunal_appeal", "recipient": "FTT", "legal_basis": "reg. 17"}
+    bodies_by_path["/pupils/{pupil_id}/exports"] = export
+    bodies_by_path["/pupils/{pupil_id}/exports/html"] = export
+    schema = api.client.get("/openapi.json").json()
+    tried = 0
+    for path, operations in schema["paths"].items():
+        if "{pupil_id}" not in path:
+            continue
+        for method in operations:
+            for role in ("sendco", "dpo", "dsl", "trust_admin"):
+                headers = {**api.headers(role, ()), "If-Match": "1"}
+                url = path.replace("{pupil_id}", str(stream))
+                body = bodies_by_path.get(path, {})
+                got = api.client.request(method.upper(), url, headers=headers, json=body)
+                assert got.status_code in (403, 404, 422), (method, path, role, got.text)
+                if got.status_code == 422:  # the empty body, refused before any pupil is read
+                    assert got.json()["error"] == "invalid_request", (method, path, got.text)
+                tried += 1
+    assert tried >= 35 * 4
