@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy.exc
@@ -12,6 +13,7 @@ from eventsourcing import persistence
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from api.academies import Academies
 from api.app.core import Parts
 from api.app.idempotency import IdempotencyStore
 from api.app.service import Chronicle
@@ -55,21 +57,35 @@ class InitReport:
     database: str
     created_keys: bool
     public_key: str
+    # The trust's listed academies after init (a development home starts with the demo's).
+    academies: tuple[str, ...] = ()
 
 
 def init_home(settings: Settings) -> InitReport:
-    """Create CHRONICLE_HOME, its keys (0600) and the database tables; never overwrite keys."""
+    """Create CHRONICLE_HOME, its keys (0600) and the database tables; never overwrite keys.
+    A development home (CHRONICLE_ENV not production) lists the demo trust's academies; a
+    production home starts with none (`chronicle academies add`)."""
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     existed = any(settings.keys_dir.glob("kek-*.json")) if settings.keys_dir.exists() else False
     FileKekRing.create(settings.keys_dir, development=not settings.production)
     create_signing_key(settings.keys_dir)
-    open_records(settings).close()
+    records = open_records(settings)
+    try:
+        listed = Academies(records.datastore.engine)
+        if not settings.production:
+            from api.demo import list_academies
+
+            list_academies(records.datastore.engine, datetime.now(UTC))
+        academies = tuple(a.code for a in listed.everyone())
+    finally:
+        records.close()
     return InitReport(
         home=home,
         database=display_url(settings.store_url),
         created_keys=not existed,
         public_key=public_key_hex(load_signing_key(settings.keys_dir)),
+        academies=academies,
     )
 
 
@@ -157,6 +173,7 @@ def assemble(
     and a purge journal; without them the purge use cases answer "not available here"."""
     engine = records.datastore.engine
     create_tables(engine)
+    Academies(engine)  # the trust's academy list: every academy code is checked against it
     runner = ProjectionRunner(records, build_projections(records.policy))
     retention = None
     if signing_key is not None and purge_journal is not None:
@@ -194,6 +211,12 @@ def open_users(settings: Settings) -> tuple[Users, Callable[[], None]]:
     """The installation's user table (no keys needed to manage it) and how to close it."""
     engine = create_engine(settings.store_url)
     return Users(engine), engine.dispose
+
+
+def open_academies(settings: Settings) -> tuple[Academies, Callable[[], None]]:
+    """The trust's academy list (no keys needed to manage it) and how to close it."""
+    engine = create_engine(settings.store_url)
+    return Academies(engine), engine.dispose
 
 
 def display_url(url: str) -> str:

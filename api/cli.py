@@ -60,6 +60,7 @@ app.add_typer(projections_app, name="projections")
 app.add_typer(retention_app, name="retention")
 app.command()(serve)
 app.add_typer(users_app, name="users")
+app.add_typer(__import__("api.cli_academies").cli_academies.academies_app, name="academies")
 app.add_typer(reads_app)  # its commands join the top level (deadlines, safeguarding, …)
 
 _OPERATOR_ERRORS = (

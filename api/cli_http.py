@@ -19,7 +19,7 @@ from rich.table import Table
 
 from api.bootstrap import open_chronicle, open_users
 from api.settings import load_settings
-from api.users import UserError, Users
+from api.users import User, UserError, Users
 
 users_app = typer.Typer(no_args_is_help=True, help="People who may use the HTTP API.")
 out = Console(soft_wrap=True)
@@ -76,17 +76,29 @@ def users_add(
     ],
     academy: Annotated[
         list[str] | None,
-        typer.Option(help="An academy the person covers (repeat); none: the whole trust."),
+        typer.Option(
+            help="A listed academy the person covers (repeat for each; see "
+            "`chronicle academies list`)."
+        ),
     ] = None,
+    trust_wide: Annotated[
+        bool,
+        typer.Option(
+            "--trust-wide",
+            help="The whole trust instead of academies (sendco, dsl, dpo, tribunal, "
+            "trust_admin, auditor only).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Add a person and print their token once: it is stored only as a hash."""
+    """Add a person and print their token once: it is stored only as a hash. Give the
+    academies they cover (--academy, each a listed code) or --trust-wide."""
     with _users() as users:
-        user, token = users.add(name, role, academy or [], datetime.now(UTC))
+        user, token = users.add(name, role, academy or [], datetime.now(UTC), trust_wide=trust_wide)
     if as_json:
         out.print_json(json.dumps({**user.as_json(), "token": token}))
         return
-    scope = ", ".join(sorted(user.academies)) or "the whole trust"
+    scope = "the whole trust" if user.trust_wide else ", ".join(sorted(user.academies))
     out.print(f"Added {user.name} ({user.role.value}, {scope}).", highlight=False)
     out.print(f"Token (shown once, give it to them privately):\n{token}", highlight=False)
 
@@ -114,11 +126,17 @@ def users_list(
         table.add_row(
             u.name,
             u.role.value,
-            ", ".join(sorted(u.academies)) or "(whole trust)",
+            _scope(u),
             u.created_at.date().isoformat(),
             "" if u.revoked_at is None else u.revoked_at.date().isoformat(),
         )
     out.print(table)
+
+
+def _scope(user: User) -> str:
+    if user.malformed:
+        return "(malformed: token refused; revoke and add again)"
+    return "(whole trust)" if user.trust_wide else ", ".join(sorted(user.academies))
 
 
 def cli() -> typer.Typer:

@@ -4,8 +4,13 @@ A token is shown once, when the person is added, and stored only as its SHA-256 
 database never holds a usable token. Revoking keeps the row (who had access, and until
 when, stays answerable) and refuses the token from then on.
 
-Scope (docs/permissions.md): a person covers the academies listed. An empty list means the
-whole trust, which only trust-wide roles may have; a teacher always names academies.
+Scope (docs/permissions.md): a person covers the academies named, each one of the trust's
+listed academies (api/academies.py), or the whole trust. Trust-wide is asked for explicitly
+(`chronicle users add --trust-wide`) and only trust-wide roles may have it; a teacher always
+names academies. The stored form of trust-wide is an empty `academies` column ("", as rows
+written before the academy list existed have it); any other value must be a comma-separated
+list of codes, and a row that is neither (",", " "), or a teacher's "", is malformed: its
+token is refused.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, insert, select, update
 from sqlalchemy.engine import Engine
 
+from api.academies import Academies
 from domain.values import Role
 
 metadata = MetaData()
@@ -29,13 +35,14 @@ api_users = Table(
     Column("user_id", Uuid, primary_key=True),
     Column("name", String(64), nullable=False, unique=True),
     Column("role", String(20), nullable=False),
-    Column("academies", String, nullable=False),  # comma-separated codes; "" = whole trust
+    # Comma-separated listed codes; "" (exactly) is the stored form of the whole trust.
+    Column("academies", String, nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
 
-# Roles whose work spans the trust; only these may be given an empty academy list.
+# Roles whose work spans the trust; only these may be made trust-wide.
 TRUST_WIDE_ROLES = frozenset(
     {Role.SENDCO, Role.DSL, Role.DPO, Role.TRIBUNAL, Role.TRUST_ADMIN, Role.AUDITOR}
 )
@@ -55,16 +62,19 @@ class User:
     academies: frozenset[str]  # empty: the whole trust
     created_at: datetime
     revoked_at: datetime | None = None
+    # The stored academies are neither "" nor a list of codes: the person covers nothing
+    # and their token is refused (`Users.by_token`), never read as the whole trust.
+    malformed: bool = False
 
     @property
     def trust_wide(self) -> bool:
-        return not self.academies
+        return not self.academies and not self.malformed
 
     def covers(self, academy: str | None) -> bool:
         """Whether this person's scope includes `academy` (None: left the trust)."""
         if self.trust_wide:
             return True
-        return academy is not None and academy in self.academies
+        return academy is not None and not self.malformed and academy in self.academies
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +82,7 @@ class User:
             "name": self.name,
             "role": self.role.value,
             "academies": sorted(self.academies),
+            "trust_wide": self.trust_wide,
             "created_at": self.created_at.isoformat(),
             "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat(),
         }
@@ -89,19 +100,46 @@ class Users:
         metadata.create_all(engine, checkfirst=True)
 
     def add(
-        self, name: str, role: Role | str, academies: list[str], now: datetime
+        self,
+        name: str,
+        role: Role | str,
+        academies: list[str],
+        now: datetime,
+        *,
+        trust_wide: bool | None = None,
     ) -> tuple[User, str]:
-        """Add a person; returns the user and the token, which is never shown again."""
+        """Add a person; returns the user and the token, which is never shown again.
+
+        Each of `academies` must be a listed academy code (api/academies.py). `trust_wide`
+        asks for the whole trust (then no academies may be named, and the role must be a
+        trust-wide one); False requires academies. The command line always says which; left
+        out (None), an empty list asks for the whole trust, for callers in code."""
         role = _role(role)
         name = name.strip()
         if not name:
             raise UserError("give the person's staff id as NAME, e.g. OAK-sendco-2")
-        codes = sorted({a.strip() for a in academies if a.strip()})
-        if not codes and role not in TRUST_WIDE_ROLES:
+        wide = not academies if trust_wide is None else trust_wide
+        codes = self._codes(academies)
+        if wide:
+            if codes:
+                raise UserError(
+                    "give either --trust-wide or --academy, not both: a trust-wide person "
+                    "covers every academy"
+                )
+            if role not in TRUST_WIDE_ROLES:
+                raise UserError(
+                    f"a {role.value} cannot be trust-wide: give at least one --academy; only "
+                    f"the roles {_trust_wide_roles()} may cover the whole trust"
+                )
+        elif not codes:
+            if role not in TRUST_WIDE_ROLES:
+                raise UserError(
+                    f"a {role.value} must be given at least one --academy; only trust-wide "
+                    f"roles ({_trust_wide_roles()}) may cover the whole trust"
+                )
             raise UserError(
-                f"a {role.value} must be given at least one --academy; only trust-wide "
-                f"roles ({', '.join(sorted(r.value for r in TRUST_WIDE_ROLES))}) may cover "
-                "the whole trust"
+                "give the academies the person covers (--academy CODE, repeated) or "
+                "--trust-wide for the whole trust"
             )
         token = secrets.token_urlsafe(32)
         user = User(uuid4(), name, role, frozenset(codes), now)
@@ -119,6 +157,24 @@ class Users:
                 )
             )
         return user, token
+
+    def _codes(self, academies: list[str]) -> list[str]:
+        """The codes named, each checked against the trust's list; a blank one or one with
+        a comma (",", "OAK,ELM") is refused, never read as "no academy"."""
+        if not academies:
+            return []
+        listed = Academies(self._engine)
+        for given in academies:
+            code = given.strip()
+            if not code or "," in code:
+                raise UserError(
+                    f"{given!r} is not an academy code: give one code per --academy "
+                    "(repeat the option), or --trust-wide for the whole trust"
+                )
+            refused = listed.refusal(code)
+            if refused is not None:
+                raise UserError(refused)
+        return sorted({a.strip() for a in academies})
 
     def revoke(self, name: str, now: datetime) -> User:
         with self._engine.begin() as conn:
@@ -139,8 +195,10 @@ class Users:
         return [_user(r) for r in rows]
 
     def by_token(self, token: str) -> User | None:
-        """The person holding `token` (revoked or not), or None."""
-        return self._one(api_users.c.token_hash == token_hash(token))
+        """The person holding `token` (revoked or not), or None; None too for a row whose
+        academies are malformed (it must never be read as the whole trust)."""
+        found = self._one(api_users.c.token_hash == token_hash(token))
+        return None if found is None or found.malformed else found
 
     def _one(self, where: Any) -> User | None:
         with self._engine.connect() as conn:
@@ -157,12 +215,22 @@ def _role(role: Role | str) -> Role:
         ) from None
 
 
+def _trust_wide_roles() -> str:
+    return ", ".join(sorted(r.value for r in TRUST_WIDE_ROLES))
+
+
 def _user(row: Any) -> User:
+    stored: str = row.academies
+    codes = [a.strip() for a in stored.split(",")] if stored else []
+    role = Role(row.role)
+    # Blank codes (",", " "), or the whole trust for a role that may never have it.
+    malformed = any(not c for c in codes) or (not codes and role not in TRUST_WIDE_ROLES)
     return User(
         user_id=row.user_id,
         name=row.name,
-        role=Role(row.role),
-        academies=frozenset(a for a in row.academies.split(",") if a),
+        role=role,
+        academies=frozenset(c for c in codes if c),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        malformed=malformed,
     )

@@ -89,8 +89,15 @@ class UseCases:
         self.pupil_in_scope(caller, pupil_id, allowed)
 
     def academies(self, caller: Caller, academy: str | None) -> list[str] | None:
-        """The academies a listing reads: [academy], the caller's own, or None (the trust)."""
+        """The academies a listing reads: [academy], the caller's own, or None (the trust).
+        A filter naming an academy the trust does not list is refused (422), as is any
+        filter while no academy is listed at all."""
         if academy is not None:
+            from api.academies import Academies
+
+            refused = Academies(self._parts.records.datastore.engine).refusal(academy)
+            if refused is not None:
+                raise AppError(422, "unknown_academy", refused)
             if not caller.covers(academy):
                 raise forbidden(
                     f"academy {academy!r} is not one you cover ({caller.scope_text()}); "

@@ -17,7 +17,8 @@ import sqlalchemy.exc
 from eventsourcing.persistence import PersistenceError
 from pydantic import BaseModel
 
-from api.app.bodies import RegisterPupil
+from api.academies import Academies
+from api.app.bodies import RegisterPupil, TransferWithinTrust
 from api.app.caller import Caller
 from api.app.catalogue import BY_SLUG, Command, Context
 from api.app.core import Parts, UseCases
@@ -71,6 +72,8 @@ class Entries(UseCases):
         allowed = self.allow(caller, command.use_case)
         if not isinstance(body, command.body):
             raise TypeError(f"{slug} takes a {command.body.__name__}")
+        if isinstance(body, TransferWithinTrust):
+            _listed(self._parts, body.to_academy)
         write = _Write(self._parts, caller, f"/pupils/{pupil_id}/{slug}", body, based_on, key)
         replayed = write.replay()
         if replayed is not None:
@@ -91,6 +94,7 @@ class Entries(UseCases):
     def register(self, caller: Caller, body: RegisterPupil, key: str | None = None) -> Saved:
         """Open a pupil's record at one of the caller's academies."""
         self.allow(caller, "register_pupil")
+        _listed(self._parts, body.academy)
         if not caller.covers(body.academy):
             raise forbidden(
                 f"you may register pupils only at your academies ({caller.scope_text()}), "
@@ -115,6 +119,14 @@ class Entries(UseCases):
             recorded_at=now,
         )
         return write.save(pupil, None)
+
+
+def _listed(parts: Parts, academy: str) -> None:
+    """Refuse (422) an academy the trust does not list, naming those it does; with none
+    listed at all, refuse every academy (fail closed)."""
+    refused = Academies(parts.records.datastore.engine).refusal(academy)
+    if refused is not None:
+        raise AppError(422, "unknown_academy", refused)
 
 
 class _Write:

@@ -16,14 +16,26 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy.engine import Engine
+
+from api.academies import Academies
 from api.application import PupilRecords
 from api.demo.former import former_pupil
 from api.demo.story import Story
 from api.demo.world import ACADEMIES, DEMO_TODAY, Academy, staff
 
-__all__ = ["ACADEMIES", "DEMO_TODAY", "Academy", "DemoSummary", "generate", "staff"]
+__all__ = [
+    "ACADEMIES",
+    "DEMO_TODAY",
+    "Academy",
+    "DemoSummary",
+    "generate",
+    "list_academies",
+    "staff",
+]
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,9 @@ def generate(
 
     `seal_purge` finishes each former pupil's recorded purge (the CLI passes
     `Retention.seal_recorded_purge`, which signs and journals it); without it the key is
-    simply destroyed."""
+    simply destroyed. The demo's academies are listed in the trust's academy table first
+    (those already listed are left as they are)."""
+    list_academies(records.datastore.engine, records.clock())
     rng = random.Random(seed)
     events = 0
     first: UUID | None = None
@@ -62,6 +76,11 @@ def generate(
         else:
             records.shred(pupil.id)
     return DemoSummary(pupils, events, tuple(a.code for a in ACADEMIES), first)
+
+
+def list_academies(engine: Engine, now: datetime) -> None:
+    """List the demo trust's academies (code, name, DfE number) in `engine`'s database."""
+    Academies(engine).ensure(((a.code, a.name, f"{a.la_code}/{a.estab}") for a in ACADEMIES), now)
 
 
 def _former_pupils(pupils: int) -> int:

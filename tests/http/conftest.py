@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
+from api.academies import Academies
 from api.application import PupilRecords
 from api.bootstrap import assemble, build_ledger
 from api.http import create_app
@@ -22,6 +23,23 @@ from projections.ledger import Ledger
 from tests.factories import DEFAULT, DSL, a_pupil, on
 
 SAFEGUARDING_NOTE = "Brief note: see CPOMS, referral by Mrs Pettigrew-Ormsby"
+# The trust's academies the tests name (api/academies.py: every code must be listed).
+ACADEMIES = {
+    "OAK": "Oakfield Primary Academy",
+    "ELM": "Elmwood Academy",
+    "RIV": "Riverside Academy",
+    "HTH": "Heathfield Primary Academy",
+    "MDW": "Meadowbank Junior Academy",
+    "ASH": "Ashgrove Academy",
+}
+
+
+def list_academies(records: PupilRecords) -> None:
+    """List the academies the tests use in this store's academy table."""
+    listed = Academies(records.datastore.engine)
+    for code, name in ACADEMIES.items():
+        if listed.get(code) is None:
+            listed.add(code, name, _now())
 
 
 @dataclass
@@ -72,6 +90,7 @@ def _now() -> datetime:
 
 @pytest.fixture
 def api(records: PupilRecords, tmp_path: Path) -> Iterator[Api]:
+    list_academies(records)
     key = Ed25519PrivateKey.generate()
     ledger = build_ledger(records, key, None)
     users = Users(records.datastore.engine)

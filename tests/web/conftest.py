@@ -27,6 +27,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
+from api.academies import Academies
 from api.application import PupilRecords
 from api.bootstrap import assemble, build_ledger
 from api.demo import generate
@@ -56,6 +57,25 @@ def _csrf(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "the page has no CSRF field"
     return found.group(1)
+
+
+# The trust's academies the tests name (api/academies.py: every code must be listed).
+ACADEMIES = {
+    "OAK": "Oakfield Primary Academy",
+    "ELM": "Elmwood Academy",
+    "RIV": "Riverside Academy",
+    "HTH": "Heathfield Primary Academy",
+    "MDW": "Meadowbank Junior Academy",
+    "ASH": "Ashgrove Academy",
+}
+
+
+def list_academies(records: PupilRecords) -> None:
+    """List the academies the tests use in this store's academy table."""
+    listed = Academies(records.datastore.engine)
+    for code, name in ACADEMIES.items():
+        if listed.get(code) is None:
+            listed.add(code, name, datetime.now(UTC))
 
 
 def csrf_of(html: str) -> str:
@@ -110,6 +130,7 @@ def add_pupil(records: PupilRecords, academy: str = "OAK", *, safeguarding: bool
 
 @pytest.fixture
 def web(records: PupilRecords, tmp_path: Path) -> Iterator[WebClient]:
+    list_academies(records)
     key = Ed25519PrivateKey.generate()
     ledger = build_ledger(records, key, None)
     users = Users(records.datastore.engine)
@@ -149,7 +170,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     records = PupilRecords(
         database_url=f"sqlite:///{home / 'chronicle.db'}", ring=InMemoryKekRing()
     )
-    generate(records, pupils=12)
+    generate(records, pupils=12)  # lists the demo trust's academies
+    list_academies(records)
     safeguarded = add_pupil(records, "OAK", safeguarding=True).id
     purgeable = add_pupil(records, "OAK").id
     signing_key = Ed25519PrivateKey.generate()
