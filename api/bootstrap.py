@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +30,7 @@ from api.retention import (
 )
 from api.settings import Settings
 from api.users import Users
-from crypto.kek import FileKekRing
+from crypto.kek import FileKekRing, key_file_problem, key_files
 from crypto.signing import create_signing_key, load_signing_key, public_key_hex
 from domain.policy import resolve_policy
 from projections.catalogue import build_projections
@@ -62,14 +65,22 @@ class InitReport:
 
 
 def init_home(settings: Settings) -> InitReport:
-    """Create CHRONICLE_HOME, its keys (0600) and the database tables; never overwrite keys.
+    """Create CHRONICLE_HOME (0700), its keys (0600), ledger/ (0700) and the database
+    tables (a SQLite file 0600); never overwrite keys. An existing home whose folders others
+    may write, or whose key files others may read, is refused before anything is written.
     A development home (CHRONICLE_ENV not production) lists the demo trust's academies; a
     production home starts with none (`chronicle academies add`)."""
     home = settings.home.resolve()
+    if home.exists():
+        check_home(settings)
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     existed = any(settings.keys_dir.glob("kek-*.json")) if settings.keys_dir.exists() else False
     FileKekRing.create(settings.keys_dir, development=not settings.production)
     create_signing_key(settings.keys_dir)
+    ledger_dir = home / "ledger"
+    if not ledger_dir.exists():
+        ledger_dir.mkdir(mode=0o700)
+        os.chmod(ledger_dir, 0o700)
     records = open_records(settings)
     try:
         listed = Academies(records.datastore.engine)
@@ -89,6 +100,34 @@ def init_home(settings: Settings) -> InitReport:
     )
 
 
+def check_home(settings: Settings) -> None:
+    """Refuse CHRONICLE_HOME, keys/ (and keys/retired/) or ledger/ when their group or other
+    users may write them (they could swap a key or a journal), and any key file that is
+    not 0600. One message, naming the path, its mode and the `chmod` that fixes it."""
+    home = settings.home.resolve()
+    folders = (
+        ("CHRONICLE_HOME", home),
+        ("the keys folder", settings.keys_dir),
+        ("the retired keys folder", settings.keys_dir / "retired"),
+        ("the ledger folder", home / "ledger"),
+    )
+    for what, folder in folders:
+        if not folder.is_dir():
+            continue
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if mode & 0o022:
+            raise SetupError(
+                f"{what} {folder} is group- or world-writable (mode {mode:04o}): anyone "
+                f"who can write it can replace the trust's keys or journals. Run "
+                f"`chmod 700 {folder}`"
+            )
+    if settings.keys_dir.is_dir():
+        for path in key_files(settings.keys_dir):
+            problem = key_file_problem(path)
+            if problem is not None:
+                raise SetupError(problem)
+
+
 def open_records(
     settings: Settings, clock: Clock | None = None, *, check_purges: bool = True
 ) -> PupilRecords:
@@ -101,24 +140,53 @@ def open_records(
             f"CHRONICLE_HOME {home} does not exist: run `chronicle init` first, or set "
             "CHRONICLE_HOME to your installation's folder"
         )
+    check_home(settings)
     policy = resolve_policy(settings.policy)
     ring = FileKekRing(settings.keys_dir, allow_development=not settings.production)
     try:
-        records = PupilRecords(
-            database_url=settings.store_url, ring=ring, clock=clock, policy=policy
-        )
+        with _private_files():
+            _create_sqlite_file(settings.store_url)
+            records = PupilRecords(
+                database_url=settings.store_url, ring=ring, clock=clock, policy=policy
+            )
     except _UNREACHABLE as e:
-        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-        raise StoreUnavailable(
-            f"cannot reach the database at {display_url(settings.store_url)}: {reason}. "
-            "Check CHRONICLE_DATABASE_URL and that the server is running"
-        ) from None
+        raise _unreachable(settings, e) from None
     if check_purges:
         pending = unapplied_purges(records, purge_journal_path(settings))
         if pending:
             records.close()
             raise SetupError(unapplied_purges_message(pending))
     return records
+
+
+@contextmanager
+def _private_files() -> Iterator[None]:
+    """Files created inside (the database, its -wal and -shm) are the owner's only."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _create_sqlite_file(url: str) -> None:
+    """Create an empty SQLite database file 0600 if there is none (SQLite makes the -wal
+    and -shm files with its mode), so no other user may ever read the store's file."""
+    parsed = make_url(url)
+    database = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+        or parsed.query.get("uri")
+    ):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def build_ledger(
@@ -209,14 +277,39 @@ def open_chronicle(
 
 def open_users(settings: Settings) -> tuple[Users, Callable[[], None]]:
     """The installation's user table (no keys needed to manage it) and how to close it."""
-    engine = create_engine(settings.store_url)
+    engine = _open_engine(settings)
     return Users(engine), engine.dispose
 
 
 def open_academies(settings: Settings) -> tuple[Academies, Callable[[], None]]:
     """The trust's academy list (no keys needed to manage it) and how to close it."""
-    engine = create_engine(settings.store_url)
+    engine = _open_engine(settings)
     return Academies(engine), engine.dispose
+
+
+def _open_engine(settings: Settings) -> sqlalchemy.engine.Engine:
+    """An engine on the installation's database, for the verbs that need no keys; the home's
+    modes are checked as for every other verb."""
+    if settings.home.resolve().is_dir():
+        check_home(settings)
+    with _private_files():
+        _create_sqlite_file(settings.store_url)
+    engine = create_engine(settings.store_url)
+    try:
+        with engine.connect():
+            pass
+    except _UNREACHABLE as e:
+        engine.dispose()
+        raise _unreachable(settings, e) from None
+    return engine
+
+
+def _unreachable(settings: Settings, e: Exception) -> StoreUnavailable:
+    reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+    return StoreUnavailable(
+        f"cannot reach the database at {display_url(settings.store_url)}: {reason}. "
+        "Check CHRONICLE_DATABASE_URL and that the server is running"
+    )
 
 
 def display_url(url: str) -> str:

@@ -194,12 +194,9 @@ class FileKekRing:
         return sorted(keys_dir.glob("kek-*.json")) if keys_dir.is_dir() else []
 
     def _load(self, path: Path) -> LocalKek:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise KeyEncryptionKeyError(
-                f"key file {path} is readable by other users (mode {mode:o}): "
-                f"run `chmod 600 {path}`"
-            )
+        problem = key_file_problem(path)
+        if problem is not None:
+            raise KeyEncryptionKeyError(problem)
         data = _read(path)
         try:
             kek = LocalKek(
@@ -247,6 +244,27 @@ def _write_kek_file(keys_dir: Path, development: bool) -> Path:
     )
     write_key_file(path, body.encode())
     return path
+
+
+def key_file_problem(path: Path) -> str | None:
+    """Why the key file at `path` may not be used as it is (its group or other users may
+    read or change it: it must be 0600), or None."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    who = "readable by other users" if mode & 0o044 else "writable by other users"
+    return (
+        f"key file {path} has mode {mode:04o} ({who}); key files must be 0600: "
+        f"run `chmod 600 {path}`"
+    )
+
+
+def key_files(keys_dir: Path) -> list[Path]:
+    """Every key file in the keys folder and its `retired/` folder."""
+    found = sorted(keys_dir.glob("kek-*.json"))
+    found += sorted((keys_dir / "retired").glob("kek-*.json"))
+    found += sorted(keys_dir.glob("*.pem"))
+    return [p for p in found if p.is_file()]
 
 
 def write_key_file(path: Path, content: bytes) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from crypto.errors import KeyEncryptionKeyError
-from crypto.kek import write_key_file
+from crypto.kek import key_file_problem, write_key_file
 
 SIGNING_KEY_FILE = "checkpoint-signing.pem"
 
@@ -36,11 +35,9 @@ def load_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
             f"checkpoint signing key {path} is missing: run `chronicle init` or restore it "
             "from your key backup"
         )
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise KeyEncryptionKeyError(
-            f"key file {path} is readable by other users (mode {mode:o}): run `chmod 600 {path}`"
-        )
+    problem = key_file_problem(path)
+    if problem is not None:
+        raise KeyEncryptionKeyError(problem)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyEncryptionKeyError(f"{path} is not an Ed25519 private key")
