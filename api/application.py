@@ -160,13 +160,13 @@ class PupilRecords(Application[UUID]):
     def stored_events(self, pupil_id: UUID) -> list[StoredEvent]:
         return list(self.recorder.select_events(pupil_id))
 
-    def _readable_events(self, pupil_id: UUID) -> list[StoredEvent]:
+    def _readable_events(self, pupil_id: UUID, *, pupils_only: bool = True) -> list[StoredEvent]:
         """The pupil's stored events, refusing a purged pupil before anything is decrypted.
 
         The tombstone is stored in the clear, so this also holds in a process whose key
         cache still has the key of a pupil purged by another process."""
         stored = self.stored_events(pupil_id)
-        if not stored or stored[0].topic != _REGISTERED_TOPIC:
+        if not stored or (pupils_only and stored[0].topic != _REGISTERED_TOPIC):
             # Nothing, or another kind of stream (a pupil's access log): not a pupil.
             raise UnknownPupil(pupil_id)
         if stored[-1].topic == _PURGED_TOPIC:
@@ -179,8 +179,9 @@ class PupilRecords(Application[UUID]):
         return json.loads(committed.payload)["happened_on"]
 
     def entries(self, pupil_id: UUID) -> list[RecordEntry]:
-        """A pupil's entries in sequence order, each with its committed payload."""
-        stored = self._readable_events(pupil_id)
+        """A pupil's entries (or its access stream's) in sequence order, each with its
+        committed payload."""
+        stored = self._readable_events(pupil_id, pupils_only=False)
         try:
             return [self._entry(s) for s in stored]
         except KeyShredded as e:

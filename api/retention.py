@@ -212,11 +212,8 @@ class Retention:
         )
         facts = self._facts("approve", pupil_id, by)
         self._check_purgeable("approve", facts, by, override)
-        record = self._execute(facts, proposer, by, override)
-        self._audit(
-            "approve", pupil_id, by, "done", f"purged; head entry {record.record['head_seq']}"
-        )
-        return record
+        # The signed purge record is the account of the approval: no audit line outlives it.
+        return self._execute(facts, proposer, by, override)
 
     def _execute(
         self, facts: _Facts, proposer: str, by: Recorder, override: str | None
@@ -288,6 +285,9 @@ class Retention:
                 )
             )
             session.execute(delete(proposals).where(proposals.c.pupil_id == record.pupil_id))
+            # Nothing pupil-specific stays but the signed purge record (which names the
+            # proposer and approver): the pupil's audit lines go with the purge.
+            session.execute(delete(audit_log).where(audit_log.c.pupil_id == record.pupil_id))
         if self.records.data_keys.shredded_at(record.pupil_id) is None:
             self.records.data_keys.shred(record.pupil_id, self.records.clock())
         if self._after_purge is not None:
@@ -349,7 +349,7 @@ class Retention:
             registered = json.loads(self.records.sealing_mapper.committed(first).payload)
         except KeyShredded as e:
             self._refuse(action, pupil_id, by, str(PupilPurged(pupil_id, e.shredded_at.date())))
-        due = self.records.policy.retention_due(date.fromisoformat(registered["date_of_birth"]))
+        due = self.records.policy.retention_due_by(date.fromisoformat(registered["date_of_birth"]))
         return _Facts(pupil_id, head[0].originator_version, holds, due)
 
     def _check_purgeable(
@@ -369,8 +369,9 @@ class Retention:
                 action,
                 facts.pupil_id,
                 by,
-                f"the records are not due for purging until {facts.due}; to purge earlier, "
-                "give --override with the reason (it is recorded)",
+                f"the records are not due for purging until the end of {facts.due:%B %Y}; to "
+                "purge earlier, give --override with the reason (it is recorded)",
+                audited="not yet due for purging, and no override",
             )
         return facts.due
 
@@ -389,8 +390,18 @@ class Retention:
         if not ok:
             self._refuse(action, pupil_id, by, message)
 
-    def _refuse(self, action: str, pupil_id: UUID, by: Recorder, message: str) -> NoReturn:
-        self._audit(action, pupil_id, by, "refused", message)
+    def _refuse(
+        self,
+        action: str,
+        pupil_id: UUID,
+        by: Recorder,
+        message: str,
+        *,
+        audited: str | None = None,
+    ) -> NoReturn:
+        """Refuse, with an audit line: `audited` when the message quotes something the
+        audit must not keep (the due date, which would give the birthday's month away)."""
+        self._audit(action, pupil_id, by, "refused", audited or message)
         raise RetentionRefused(message)
 
     def _audit(self, action: str, pupil_id: UUID, by: Recorder, outcome: str, detail: str) -> None:

@@ -441,6 +441,14 @@ class TrustPolicy(_Model):
         """When the records fall due for purge: the birthday at which retention ends."""
         return add_years(date_of_birth, self.retention.years)
 
+    def retention_due_by(self, date_of_birth: date) -> date:
+        """The date the retention schedule keeps: the last day of the month in which
+        retention ends. Never earlier than `retention_due`, and no stored or shown date
+        gives the birthday away (only its month and year)."""
+        due = self.retention_due(date_of_birth)
+        following = date(due.year + due.month // 12, due.month % 12 + 1, 1)
+        return following - timedelta(days=1)
+
     def phase_transfer_review_due(self, year: int, *, post16: bool = False) -> date:
         """By when an EHC plan must be amended for a transfer in `year` (Sept of that year)."""
         month_day = (

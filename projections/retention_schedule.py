@@ -6,11 +6,12 @@ Two tables, ids and dates only:
     retention_pupils  pupil_id, due_on (NULL once purged), purged_on (NULL until purged)
     retention_holds   pupil_id, hold_id, placed_on: the legal holds in force
 
-The due date is `policy.retention_due(date_of_birth)`, worked out when the pupil's
-registration is applied; the date of birth itself is never stored. The due date is derived
-from it (a reader who knows the policy can work the birthday back out), which is why a
-purge clears it: the purged pupil keeps a row with the purge date only, so the schedule
-can still say who was purged and when. A change to the trust's retention rule takes effect
+The due date is `policy.retention_due_by(date_of_birth)`: the last day of the month in
+which retention ends, worked out when the pupil's registration is applied. The date of
+birth itself is never stored, and the due date gives away only the month and year of
+birth, never the day (an exact "DOB + 25 years" would be the birthday). A purge clears it
+too: the purged pupil keeps a row with the purge date only, so the schedule can still say
+who was purged and when. A change to the trust's retention rule takes effect
 with `chronicle projections rebuild retention_schedule`.
 """
 
@@ -109,7 +110,7 @@ class RetentionSchedule:
             # The tombstone: no due date (it would give the birthday away), no holds.
             return _Retention(purged_on=date.fromisoformat(p["happened_on"]))
         if event.type == "PupilRegistered":
-            due = self.policy.retention_due(date.fromisoformat(p["date_of_birth"]))
+            due = self.policy.retention_due_by(date.fromisoformat(p["date_of_birth"]))
             return _Retention(due_on=due)
         if state is None:
             return None

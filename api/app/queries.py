@@ -350,7 +350,7 @@ class Reads(UseCases):
         if scope is not None:
             # A deadline met after `as_of` keeps the academy it was met at: judge by where
             # the pupil is now, so a pupil who moved is never shown to their old academy.
-            now_at = self._deadline_academies({d.pupil_id for d in found})
+            now_at = self._current_academies({d.pupil_id for d in found})
             found = [d for d in found if now_at.get(d.pupil_id) in scope]
         return self._shown_page(caller, found, offset, limit, "deadlines", stated)
 
@@ -444,7 +444,14 @@ class Reads(UseCases):
         }
         if view not in views:
             raise invalid(f"view {view!r}: choose one of {', '.join(views)}")
-        return day, views[view]()
+        entries = views[view]()
+        if not caller.trust_wide:
+            # Only pupils whose current academy the caller covers; a purged pupil's academy
+            # went with its key, so only trust-wide callers see the purged ones here (their
+            # signed purge records are `purge_records`).
+            now_at = self._current_academies({e.pupil_id for e in entries})
+            entries = [e for e in entries if caller.covers(now_at.get(e.pupil_id))]
+        return day, entries
 
     def pupil_retention(self, caller: Caller, pupil_id: UUID) -> RetentionEntry:
         """One pupil's place on the schedule; a purged pupil raises PupilPurged."""
@@ -523,7 +530,9 @@ class Reads(UseCases):
         self.record_views(caller, ids, what, purpose)
         return Listing(page, len(found), names)
 
-    def _deadline_academies(self, pupil_ids: set[UUID]) -> dict[UUID, str]:
+    def _current_academies(self, pupil_ids: set[UUID]) -> dict[UUID, str]:
+        """Each pupil's academy now (kept by the deadlines read model: moved on a
+        transfer, kept on leaving; gone with a purge)."""
         if not pupil_ids:
             return {}
         c = deadline_pupils.c

@@ -125,12 +125,19 @@ class TestTwoPersonRule:
         self, records: PupilRecords, dpo: Desk, store: Store
     ) -> None:
         pupil = _pupils(records, born=date(2024, 1, 1))[0]
-        _refused(
-            dpo, store, "not due for purging until 2049-01-01", lambda: dpo.propose(pupil.id, DPO_A)
-        )
+        until = "not due for purging until the end of January 2049"
+        _refused(dpo, store, until, lambda: dpo.propose(pupil.id, DPO_A))
+        assert "2049" not in dpo.audit_entries(pupil.id)[-1]["detail"]  # no due date kept
         dpo.propose(pupil.id, DPO_A, override="court order 2045/117")
+        assert "override: court order 2045/117" in dpo.audit_entries(pupil.id)[-1]["detail"]
         dpo.approve(pupil.id, DPO_B)
-        assert "override: court order 2045/117" in dpo.audit_entries(pupil.id)[-2]["detail"]
+        # The purge takes the pupil's audit lines with it; its signed record names both.
+        assert dpo.audit_entries(pupil.id) == []
+        (record,) = [r for r in dpo.purge_records() if r.pupil_id == pupil.id]
+        assert (record.record["proposed_by"], record.record["approved_by"]) == (
+            DPO_A.staff_id,
+            DPO_B.staff_id,
+        )
 
     def test_already_purged_is_refused(
         self, records: PupilRecords, dpo: Desk, store: Store
