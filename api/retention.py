@@ -3,18 +3,26 @@
 A purge is proposed by a data-protection officer and approved by a *different* person
 (a DPO or trust admin). Refusals — a legal hold, not yet due without a recorded override,
 already purged, the same person twice, a role that may not — change nothing but leave an
-audit entry. Approval executes the purge, in an order that a crash cannot leave unsafe:
+audit entry. Approval executes the purge as a recoverable state machine, each step
+idempotent, so a crash (or a full disk) at any point is finished by the next start:
 
+0. write the purge's intent (`retention_purging`: pupil, proposer, approver) and commit;
 1. record the `RecordsPurged` tombstone (in the clear; no personal data);
 2. bring the ledger up to the tombstone, and sign a purge record naming the pupil, the head
-   sequence number, its log index and leaf hash, the time, proposer and approver;
-3. append the record to the purge journal outside the database (fsync), and to the table;
+   sequence number, its log index and leaf hash, the time, proposer and approver (the same
+   record every time: the time is the tombstone's, Ed25519 signatures are deterministic);
+3. append the record to the purge journal outside the database (fsync; not twice), and
+   to the table;
 4. destroy the pupil's data key everywhere (database row, page and WAL scrubbed, caches);
-5. let the read models drop the pupil's rows.
+5. let the read models drop the pupil's rows;
+6. delete the intent.
 
-A crash between 3 and 4 leaves a journalled purge not applied: the service refuses to start
-until `chronicle retention reapply-purges` finishes it. The same command re-applies every
-purge after a database is restored from a backup taken before it.
+`resume()` (run by every start of the service and every `chronicle retention` verb, and by
+`reapply-purges`) finishes each purge whose intent is still there: if its tombstone was
+recorded it does steps 2-6, otherwise nothing of the purge happened and the intent is
+dropped. So a pupil that reads as purged always has its key destroyed once the
+installation has started again. `reapply` re-applies every journalled purge after a
+database is restored from a backup taken before it.
 """
 
 from __future__ import annotations
@@ -86,6 +94,15 @@ audit_log = Table(
     Column("outcome", String(20), nullable=False),
     Column("detail", Text, nullable=False),
 )
+# Purges under way (step 0 above): what `resume()` finishes after a crash.
+purging = Table(
+    "retention_purging",
+    metadata,
+    Column("pupil_id", Uuid, primary_key=True),
+    Column("proposed_by", String(80), nullable=False),
+    Column("approved_by", String(80), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+)
 purges = Table(
     "retention_purges",
     metadata,
@@ -145,10 +162,13 @@ class Retention:
         signing_key: Ed25519PrivateKey,
         journal: Path,
         after_purge: Callable[[], object] | None = None,
+        on_step: Callable[[str], None] | None = None,
     ) -> None:
         self.records, self.ledger, self.journal = records, ledger, journal
         self._key = signing_key
         self._after_purge = after_purge
+        # Called after each step of a purge with its name (tests crash the purge there).
+        self._on_step = on_step or (lambda step: None)
         metadata.create_all(records.datastore.engine, checkfirst=True)
         # Holds come from the retention schedule, brought up to date before each check.
         self._schedule = ProjectionRunner(records, [RetentionSchedule(records.policy)])
@@ -230,9 +250,11 @@ class Retention:
             happened_on=now.date(),
             recorded_at=now,
         )
+        self._intend(facts.pupil_id, proposer, by.staff_id, now)
         try:
             self.records.save(tombstone)
         except (IntegrityError, ConflictingUpdate):
+            self._forget_intent(facts.pupil_id)
             self._refuse(
                 "approve",
                 facts.pupil_id,
@@ -240,6 +262,7 @@ class Retention:
                 "the record changed while the purge was being approved (an entry was added): "
                 "nothing was purged; check the record and approve again",
             )
+        self._on_step("tombstone")
         return self._seal(facts.pupil_id, proposer, by.staff_id, now)
 
     def seal_recorded_purge(self, pupil_id: UUID) -> PurgeRecord:
@@ -271,8 +294,46 @@ class Retention:
             body, self._key.sign(canonical_json(body)).hex(), public_key_hex(self._key)
         )
         self._journal(record)
+        self._on_step("journal")
         self._apply(record)
+        self._forget_intent(pupil_id)
         return record
+
+    # ----- finishing what a crash left --------------------------------------------------
+
+    def _intend(self, pupil_id: UUID, proposer: str, approver: str, at: datetime) -> None:
+        with self.records.datastore.transaction(True) as session:
+            session.execute(delete(purging).where(purging.c.pupil_id == pupil_id))
+            session.execute(
+                insert(purging).values(
+                    pupil_id=pupil_id, proposed_by=proposer, approved_by=approver, started_at=at
+                )
+            )
+        self._on_step("intent")
+
+    def _forget_intent(self, pupil_id: UUID) -> None:
+        with self.records.datastore.transaction(True) as session:
+            session.execute(delete(purging).where(purging.c.pupil_id == pupil_id))
+
+    def interrupted(self) -> list[UUID]:
+        """Pupils whose purge was started and not finished (a crash, a full disk)."""
+        with self.records.datastore.transaction(False) as session:
+            return list(session.execute(select(purging.c.pupil_id)).scalars())
+
+    def resume(self) -> list[tuple[UUID, str]]:
+        """Finish every purge a crash interrupted; (pupil, what was done) for each: "purged"
+        when its tombstone was recorded (the key is destroyed now), "not started" when it
+        was not (nothing of the purge had happened; the proposal stands)."""
+        done = []
+        for pupil_id in self.interrupted():
+            head = self.records.recorder.select_events(pupil_id, desc=True, limit=1)
+            if head and head[0].topic == _PURGED_TOPIC:
+                self.seal_recorded_purge(pupil_id)
+                done.append((pupil_id, "purged"))
+            else:
+                self._forget_intent(pupil_id)
+                done.append((pupil_id, "not started"))
+        return done
 
     def _apply(self, record: PurgeRecord) -> None:
         with self.records.datastore.transaction(True) as session:
@@ -288,10 +349,13 @@ class Retention:
             # Nothing pupil-specific stays but the signed purge record (which names the
             # proposer and approver): the pupil's audit lines go with the purge.
             session.execute(delete(audit_log).where(audit_log.c.pupil_id == record.pupil_id))
+        self._on_step("record")
         if self.records.data_keys.shredded_at(record.pupil_id) is None:
             self.records.data_keys.shred(record.pupil_id, self.records.clock())
+        self._on_step("key")
         if self._after_purge is not None:
             self._after_purge()
+        self._on_step("read_models")
 
     # ----- restore safety ---------------------------------------------------------------
 
@@ -409,6 +473,9 @@ class Retention:
             audit_row(session, self.records.clock(), action, pupil_id, by, outcome, detail)
 
     def _journal(self, record: PurgeRecord) -> None:
+        """Append the record to the purge journal, unless a resumed purge already did."""
+        if any(r.as_json() == record.as_json() for r in self.journalled()):
+            return
         append_record(self.journal, record.as_json())
 
 
@@ -449,9 +516,14 @@ def read_journal(journal: Path) -> list[PurgeRecord]:
 
 
 def unapplied_purges(records: PupilRecords, journal: Path) -> list[PurgeRecord]:
-    """Journalled purges whose pupil still has a live data key in `records`' database."""
+    """Journalled purges whose pupil still has a live data key in `records`' database, and
+    that no interrupted purge accounts for (`Retention.resume` finishes those)."""
     journalled = read_journal(journal)
     live = records.data_keys.live([r.pupil_id for r in journalled])
+    if live:
+        create_tables(records.datastore.engine)
+        with records.datastore.transaction(False) as session:
+            live -= set(session.execute(select(purging.c.pupil_id)).scalars())
     return [r for r in journalled if r.pupil_id in live]
 
 
