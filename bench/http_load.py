@@ -98,6 +98,8 @@ class LiveServer:
         args = ["users", "add", name, "--role", role]
         for academy in academies:
             args += ["--academy", academy]
+        if not academies:
+            args.append("--trust-wide")
         token: str = json.loads(self.cli(*args, "--json").stdout)["token"]
         return token
 
