@@ -30,8 +30,8 @@ REGISTERED = event("PupilRegistered", 1, {"date_of_birth": "2012-02-29", "happen
 
 def test_due_date_is_the_policy_birthday_and_the_birth_date_is_not_kept() -> None:
     state = play(REGISTERED)
-    assert state == _Retention(due_on=DEFAULT.retention_due(date(2012, 2, 29)))
-    assert state.due_on == date(2037, 2, 28)  # 29 February falls back in common years
+    assert state == _Retention(due_on=DEFAULT.retention_due_by(date(2012, 2, 29)))
+    assert state.due_on == date(2037, 2, 28)  # the end of February 2037
 
 
 def test_holds_in_force_are_tracked_by_id() -> None:
