@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,7 +14,8 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    """CHRONICLE_HOME, CHRONICLE_DATABASE_URL, CHRONICLE_POLICY and CHRONICLE_ENV."""
+    """CHRONICLE_HOME, CHRONICLE_DATABASE_URL, CHRONICLE_POLICY and CHRONICLE_ENV, and the
+    HTTP service's limits (docs/api.md, "Limits and hardening")."""
 
     model_config = SettingsConfigDict(
         env_prefix="CHRONICLE_", env_file=".env", extra="ignore", frozen=True
@@ -24,6 +25,13 @@ class Settings(BaseSettings):
     database_url: str | None = None
     policy: str = "default"
     env: Literal["development", "production"] = "development"
+    # The largest request body the HTTP API and the web accept (JSON or form), in bytes:
+    # refused with 413 before it is read (Content-Length), or as soon as a streamed body
+    # passes it.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # The largest request head (request line and headers), in bytes: 431 (or the server's
+    # own 400) above it.
+    max_header_bytes: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from api.app.service import Chronicle
 from api.http import commands, errors, exports, ledger, pupils, reads, retention
+from api.http.hardening import Hardening, Limits
+from api.settings import load_settings
 from api.web import install as install_web
 
 DESCRIPTION = """\
@@ -20,10 +22,15 @@ in the pupil's access log. See docs/api.md and docs/permissions.md.
 
 
 def create_app(
-    chronicle: Chronicle, *, follow_ledger: bool = False, follow_interval: float = 0.05
+    chronicle: Chronicle,
+    *,
+    follow_ledger: bool = False,
+    follow_interval: float = 0.05,
+    limits: Limits | None = None,
 ) -> FastAPI:
     """The API and the web pages over `chronicle`; with `follow_ledger`, a ledger follower
-    keeps checkpoints current while the app runs (started and stopped with it)."""
+    keeps checkpoints current while the app runs (started and stopped with it). `limits`
+    (request sizes) default to the settings' (CHRONICLE_MAX_BODY_BYTES, …)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,8 +41,16 @@ def create_app(
             if follower is not None:
                 follower.stop()
 
-    app = FastAPI(title="Chronicle", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Chronicle",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.chronicle = chronicle
+    # Bounded input, security headers on every answer, one log line for an unexpected
+    # error (api/http/hardening.py): the outermost of the app's own middleware.
+    app.add_middleware(Hardening, limits=limits or Limits.from_settings(load_settings()))
     errors.install(app)
     app.include_router(pupils.router)
     app.include_router(commands.router)

@@ -8,8 +8,6 @@ the route, never the request's content (it may hold pupil plaintext).
 
 from __future__ import annotations
 
-import logging
-import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,11 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.app.errors import AppError
 from api.app.service import Chronicle
 from api.application import ConflictingUpdate
+from api.http.hardening import internal_error_detail, log_unexpected, route_of
 from crypto.errors import CryptoError
 from domain.errors import DomainError, PupilPurged, UnknownPupil
 from projections.register import RegisterQueryError
-
-log = logging.getLogger("chronicle.http")
 
 
 class Problem(BaseModel):
@@ -75,8 +72,13 @@ def _body(error: str, detail: str, **extra: Any) -> dict[str, Any]:
 
 
 def problem(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(_body(error, detail, **extra), status_code=status, headers=headers)
+    body = _body(error, detail, **extra)
+    return JSONResponse(body, status_code=status, headers=_headers(status, body))
+
+
+def _headers(status: int, body: dict[str, Any]) -> dict[str, str] | None:
+    """401: how to authenticate."""
+    return {"WWW-Authenticate": "Bearer"} if status == 401 else None
 
 
 def for_exception(exc: Exception) -> tuple[int, dict[str, Any]]:
@@ -116,14 +118,7 @@ def _kind(exc: Exception) -> str:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a `Problem`."""
 
-    @app.middleware("http")
-    async def no_nul_in_query(request: Request, call_next: Any) -> Any:
-        # PostgreSQL cannot compare text holding NUL: refuse it before any route sees it.
-        if b"%00" in request.scope.get("query_string", b""):
-            return problem(
-                422, "invalid_request", "the request is not valid: query: NUL (%00) in a parameter"
-            )
-        return await call_next(request)
+    # A query holding NUL, oversized requests and errors no handler answers: api/http/hardening.py.
 
     @app.exception_handler(AppError)
     @app.exception_handler(DomainError)
@@ -135,11 +130,7 @@ def install(app: FastAPI) -> None:
             record = _purge_record(request, exc.pupil_id)
             if record is not None:
                 body["purge_record"] = record
-        return JSONResponse(
-            body,
-            status_code=status,
-            headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
-        )
+        return JSONResponse(body, status_code=status, headers=_headers(status, body))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -152,22 +143,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        reference = uuid.uuid4().hex[:12]
-        # Type and route only: the message or the request may hold pupil plaintext.
-        log.error(
-            "unexpected %s on %s %s (ref %s)",
-            type(exc).__name__,
-            request.method,
-            getattr(request.scope.get("route"), "path", "?"),
-            reference,
-        )
-        return problem(
-            500,
-            "internal_error",
-            f"something went wrong on our side (reference {reference}): retry (a write with "
-            "the same Idempotency-Key never writes twice); if it persists, tell the trust's "
-            "admin the reference",
-        )
+        # Reached only if the hardening middleware is not installed: it answers first.
+        reference = log_unexpected(exc, route_of(request.scope))
+        return problem(500, "internal_error", internal_error_detail(reference))
 
 
 def _describe(error: Any) -> str:

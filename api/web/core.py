@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,6 +248,9 @@ def guarded(web: Web) -> Callable[[Callable[P, Response]], Callable[P, Response]
                 return web.error_page(request, as_page_error(e))
             except Exception as e:
                 reference = uuid.uuid4().hex[:12]
+                # One line: the type, the route's template, the reference; never the
+                # message (an SQLAlchemy error's holds the statement's parameters). The
+                # frames of the traceback, without any message, at DEBUG only.
                 log.error(
                     "unexpected %s on web %s %s (ref %s)",
                     type(e).__name__,
@@ -254,6 +258,21 @@ def guarded(web: Web) -> Callable[[Callable[P, Response]], Callable[P, Response]
                     getattr(request.scope.get("route"), "path", "?"),
                     reference,
                 )
+                if log.isEnabledFor(logging.DEBUG):
+                    chain: list[BaseException] = []
+                    cause: BaseException | None = e
+                    while cause is not None and cause not in chain:
+                        chain.append(cause)
+                        cause = cause.__cause__ or cause.__context__
+                    log.debug(
+                        "ref %s traceback (messages left out):\n%s",
+                        reference,
+                        "".join(
+                            f"{type(c).__module__}.{type(c).__qualname__}\n"
+                            + "".join(traceback.format_tb(c.__traceback__))
+                            for c in chain
+                        ),
+                    )
                 return web.error_page(
                     request,
                     PageError(
