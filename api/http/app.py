@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.app.service import Chronicle
-from api.http import commands, errors, exports, ledger, pupils, reads, retention
+from api.http import commands, docs, errors, exports, ledger, pupils, reads, retention
 from api.http.hardening import Hardening, Limits
 from api.settings import load_settings
 from api.web import install as install_web
@@ -46,12 +46,16 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs is served from this server's own copy of Swagger UI (api/http/docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.chronicle = chronicle
     # Bounded input, security headers on every answer, one log line for an unexpected
     # error (api/http/hardening.py): the outermost of the app's own middleware.
     app.add_middleware(Hardening, limits=limits or Limits.from_settings(load_settings()))
     errors.install(app)
+    docs.install(app)
     app.include_router(pupils.router)
     app.include_router(commands.router)
     app.include_router(ledger.router)

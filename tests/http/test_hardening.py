@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from api.http.docs import DOCS_CSP
 from api.http.hardening import DOCUMENT_CSP, STRICT_CSP, Hardening, Limits, uvicorn_options
 from api.settings import load_settings
 from api.web.core import SECURITY_HEADERS as PAGE_HEADERS
@@ -358,6 +360,50 @@ def test_every_answer_carries_the_security_headers(api: Api) -> None:
     export = c.post(f"/pupils/{pupil.id}/exports/html", headers=sendco, json=EXPORT)
     assert export.status_code == 201 and export.headers["content-type"].startswith("text/html")
     _assert_hardened(export, DOCUMENT_CSP)
-    # The web's pages keep their own, stricter page policy.
+    # The web's pages keep their own, stricter page policy; /docs its own.
     _assert_hardened(c.get("/ui/sign-in"), PAGE_HEADERS["Content-Security-Policy"])
     _assert_hardened(c.get("/ui/test-boom/x"), PAGE_HEADERS["Content-Security-Policy"])
+    _assert_hardened(c.get("/docs"), DOCS_CSP)
+    # Swagger UI's own files are public and may be cached; still never framed or sniffed.
+    _assert_hardened(c.get("/docs/static/swagger-ui.css"), cache="public, max-age=86400")
+
+
+# ----- /docs: nothing from anywhere else --------------------------------------------------
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.inline_scripts = 0
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("src", "href", "data-openapi") and value:
+                self.urls.append(value)
+        self._in_script = tag == "script" and not dict(attrs).get("src")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.inline_scripts += 1
+
+
+def test_docs_load_nothing_from_another_server(api: Api) -> None:
+    page = api.client.get("/docs")
+    assert page.status_code == 200
+    assert not re.search(r"https?://", page.text), page.text
+    links = _Links()
+    links.feed(page.text)
+    assert links.inline_scripts == 0 and len(links.urls) >= 4
+    for url in links.urls:
+        assert url.startswith("/") and not url.startswith("//"), url
+        asset = api.client.get(url)
+        assert asset.status_code == 200, url
+        assert asset.content, url
+    csp = page.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "http" not in csp
+    init = api.client.get("/docs/init.js").text
+    assert "validatorUrl: null" in init and not re.search(r"https?://", init)
+    assert api.client.get("/redoc").status_code == 404
+    assert api.client.get("/docs/oauth2-redirect").status_code == 404
