@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # The largest request head (request line and headers), in bytes: 431 (or the server's
     # own 400) above it.
     max_header_bytes: int = Field(default=16 * 1024, ge=4096, le=1024 * 1024)
+    # Failed sign-ins (bearer tokens and the web's sign-in form) from one source address,
+    # or with one token prefix, within the window, after which sign-ins are refused (429).
+    sign_in_max_failures: int = Field(default=10, ge=1, le=10_000)
+    sign_in_window_seconds: int = Field(default=300, ge=1, le=86_400)
 
     @field_validator("database_url")
     @classmethod

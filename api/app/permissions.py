@@ -32,6 +32,7 @@ _QUERIES: dict[str, tuple[Access, ...]] = {
     "read_retention_schedule":      (D, D, D, A, D, A, D),
     "read_purge_records":           (D, D, D, A, D, A, A),
     "read_pupil_retention":         (D, D, D, S, D, S, D),
+    "read_sign_in_audit":           (D, D, D, A, D, A, D),
 }  # fmt: skip
 
 _COMMANDS: dict[str, tuple[Access, ...]] = {

@@ -13,6 +13,7 @@ from api.app.core import Parts
 from api.app.exports import Exports
 from api.app.oversight import Purges
 from api.app.queries import Reads
+from api.app.signins import SignIns
 from api.app.writes import Entries
 from api.users import User
 from domain.policy import TrustPolicy
@@ -28,6 +29,8 @@ class Chronicle:
         self.reads = Reads(parts)
         self.exports = Exports(parts)
         self.purges = Purges(parts)
+        # Tokens checked for a sign-in (throttled and audited), and the sign-in audit.
+        self.sign_ins = SignIns(parts)
 
     @property
     def policy(self) -> TrustPolicy:

@@ -31,10 +31,13 @@ ChronicleDep = Annotated[Chronicle, Depends(chronicle)]
 
 
 def current_user(
+    request: Request,
     app: ChronicleDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The person whose bearer token came with the request; 401 otherwise."""
+    """The person whose bearer token came with the request; 401 otherwise, and 429 (with
+    Retry-After) after too many failures from the same address or with the same token
+    prefix (`Chronicle.sign_ins`: each failure is counted and audited)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AppError(
             401,
@@ -42,7 +45,8 @@ def current_user(
             "send your personal token as `Authorization: Bearer <token>`; ask your trust "
             "admin for one (`chronicle users add`)",
         )
-    user = app.authenticate(credentials.credentials)
+    source = request.client.host if request.client is not None else None
+    user = app.sign_ins.authenticate(credentials.credentials, source, "api")
     if user is None:
         raise AppError(
             401,

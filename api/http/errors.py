@@ -63,6 +63,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         410: "The pupil's records were purged at the end of retention.",
         422: "The request or the entry is invalid; the detail says what and how to fix it.",
         428: "A write must state the version it was based on (If-Match).",
+        429: "Too many failed sign-ins from your address or with this token: wait "
+        "Retry-After seconds.",
     }
     return {s: {"model": Problem, "description": words[s]} for s in statuses}
 
@@ -77,8 +79,12 @@ def problem(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
 
 
 def _headers(status: int, body: dict[str, Any]) -> dict[str, str] | None:
-    """401: how to authenticate."""
-    return {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    """401: how to authenticate; 429: how long to wait (`retry_after`, seconds)."""
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if status == 429 and isinstance(body.get("retry_after"), int):
+        return {"Retry-After": str(body["retry_after"])}
+    return None
 
 
 def for_exception(exc: Exception) -> tuple[int, dict[str, Any]]:

@@ -35,6 +35,7 @@ ROUTES: dict[str, str] = {
     "POST /pupils/{pupil_id}/purge-proposal": "propose_purge",
     "POST /pupils/{pupil_id}/purge-approval": "approve_purge",
     "POST /pupils/{pupil_id}/subject-access-exports": "subject_access_export",
+    "GET /sign-in-audit": "read_sign_in_audit",
 }
 
 PERMISSIONS: dict[str, dict[Role, Access]] = {

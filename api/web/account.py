@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api.app.errors import AppError
 from api.web import permissions as pages
 from api.web.core import SECURITY_HEADERS, TEMPLATES, PageError, Viewer, Web, guarded
 from api.web.forms import FormData
@@ -123,7 +124,17 @@ def router(web: Web) -> APIRouter:
             )
         next_page = form.get("next")
         token = form.get("token").strip()
-        user = web.app.authenticate(token) if token else None
+        source = request.client.host if request.client is not None else None
+        try:
+            # Counted, throttled and audited like a bearer token (api/app/signins.py).
+            user = web.app.sign_ins.authenticate(token, source, "web") if token else None
+        except AppError as refused:
+            if refused.status != 429:
+                raise
+            message = refused.detail[:1].upper() + refused.detail[1:] + "."
+            response = _sign_in_form(request, next_page, message, 429)
+            response.headers["Retry-After"] = str(refused.extra["retry_after"])
+            return response
         if user is None or user.revoked_at is not None:
             message = (
                 "Enter your personal token."

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -21,7 +22,10 @@ import sqlalchemy.exc
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
+from api.app.signins import sign_in_audit
 from api.http.docs import DOCS_CSP
 from api.http.hardening import DOCUMENT_CSP, STRICT_CSP, Hardening, Limits, uvicorn_options
 from api.settings import load_settings
@@ -41,6 +45,11 @@ def _app(api: Api) -> FastAPI:
     app = api.client.app
     assert isinstance(app, FastAPI)
     return app
+
+
+def _from(api: Api, host: str) -> TestClient:
+    """A client of the same app from another source address."""
+    return TestClient(_app(api), client=(host, 40000), raise_server_exceptions=False)
 
 
 # ----- bounded input ------------------------------------------------------------------------
@@ -407,3 +416,97 @@ def test_docs_load_nothing_from_another_server(api: Api) -> None:
     assert "validatorUrl: null" in init and not re.search(r"https?://", init)
     assert api.client.get("/redoc").status_code == 404
     assert api.client.get("/docs/oauth2-redirect").status_code == 404
+
+
+# ----- bearer tokens: counted, throttled, audited ----------------------------------------
+
+
+def _rows(api: Api) -> list[Any]:
+    with api.records.datastore.engine.connect() as conn:
+        return list(conn.execute(select(sign_in_audit).order_by(sign_in_audit.c.id)).all())
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_ten_failures_from_one_address_then_429_even_for_a_right_token(api: Api) -> None:
+    good = api.headers("sendco", ())
+    wrong = [f"guess{i:03d}-{'x' * 30}" for i in range(10)]
+    for token in wrong:
+        assert api.client.get("/pupils", headers=_bearer(token)).status_code == 401
+    refused = api.client.get("/pupils", headers=good)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"] == "too_many_failed_sign_ins"
+    wait = int(refused.headers["Retry-After"])
+    assert 1 <= wait <= 300 and refused.json()["retry_after"] == wait
+    _assert_hardened(refused, STRICT_CSP)
+    # Another address is not throttled, and a right token works there.
+    assert _from(api, "10.20.30.40").get("/pupils", headers=good).status_code == 200
+    rows = _rows(api)
+    assert [r.outcome for r in rows] == ["unknown_token"] * 10 + ["throttled"]
+    assert {r.source for r in rows} == {"testclient"} and {r.channel for r in rows} == {"api"}
+    assert [r.token_prefix for r in rows[:10]] == [t[:8] for t in wrong]
+    token = good["Authorization"].removeprefix("Bearer ")
+    assert rows[10].token_prefix == token[:8]
+    # Only prefixes: no row holds a whole token, right or wrong.
+    stored = " ".join(str(tuple(r)) for r in rows)
+    assert token not in stored and not any(t in stored for t in wrong)
+    # Once the failures are older than the window, the address may sign in again.
+    with api.records.datastore.engine.begin() as conn:
+        for row in rows:
+            conn.execute(
+                update(sign_in_audit)
+                .where(sign_in_audit.c.id == row.id)
+                .values(at=row.at - timedelta(seconds=301))
+            )
+    assert api.client.get("/pupils", headers=good).status_code == 200
+
+
+def test_a_token_prefix_is_throttled_across_addresses(api: Api) -> None:
+    revoked = api.headers("teacher")
+    name = api.users.everyone()[-1].name
+    api.users.revoke(name, api.records.clock())
+    for i in range(10):
+        answer = _from(api, f"10.0.0.{i}").get("/pupils", headers=revoked)
+        assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
+    elsewhere = _from(api, "10.0.1.1")
+    assert elsewhere.get("/pupils", headers=revoked).status_code == 429
+    # The same address with another (right) token is not refused.
+    assert elsewhere.get("/pupils", headers=api.headers("sendco")).status_code == 200
+    outcomes = [r.outcome for r in _rows(api)]
+    assert outcomes == ["revoked_token"] * 10 + ["throttled"]
+
+
+def test_a_missing_token_is_not_counted(api: Api) -> None:
+    for _ in range(12):
+        assert api.client.get("/pupils").status_code == 401
+    assert _rows(api) == []
+    assert api.client.get("/pupils", headers=api.headers("sendco")).status_code == 200
+
+
+def test_the_dpo_and_trust_admin_read_the_audit_and_a_teacher_may_not(api: Api) -> None:
+    burst = [f"burst{i:03d}-{'y' * 30}" for i in range(12)]
+    for token in burst:
+        _from(api, "192.0.2.7").get("/pupils", headers=_bearer(token))
+    office = _from(api, "198.51.100.2")
+    got = office.get("/sign-in-audit", headers=api.headers("dpo", ()))
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["total"] == 12
+    attempts = body["attempts"]
+    # Newest first; every attempt of the burst is shown, the last two refused unread.
+    assert [a["outcome"] for a in attempts] == ["throttled"] * 2 + ["unknown_token"] * 10
+    assert [a["token_prefix"] for a in reversed(attempts)] == [t[:8] for t in burst]
+    assert {a["source"] for a in attempts} == {"192.0.2.7"}
+    assert {a["channel"] for a in attempts} == {"api"}
+    assert not any(t in got.text for t in burst)
+    narrowed = office.get(
+        "/sign-in-audit?outcome=throttled&limit=1", headers=api.headers("trust_admin", ())
+    )
+    assert narrowed.status_code == 200 and narrowed.json()["total"] == 2
+    assert len(narrowed.json()["attempts"]) == 1
+    for role in ("teacher", "sendco", "dsl", "tribunal", "auditor"):
+        academies = ("OAK",) if role == "teacher" else ()
+        refused = office.get("/sign-in-audit", headers=api.headers(role, academies))
+        assert refused.status_code == 403, role
