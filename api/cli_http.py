@@ -34,8 +34,10 @@ def serve(
     import uvicorn
 
     from api.http import create_app
+    from api.http.hardening import uvicorn_options
 
-    chronicle = open_chronicle(load_settings())
+    settings = load_settings()
+    chronicle = open_chronicle(settings)
     try:
         app = create_app(chronicle, follow_ledger=True)
         # Long-lived objects made at start-up are never garbage; keeping full collections
@@ -43,7 +45,14 @@ def serve(
         gc.freeze()
         # access_log=False: uvicorn's access log would write request paths and queries,
         # which are ids and filters, but nothing personal should ever depend on that.
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="info",
+            **uvicorn_options(settings),
+        )
     finally:
         chronicle.close()
 

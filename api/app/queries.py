@@ -46,6 +46,7 @@ UNLOGGED: dict[str, str] = {
     "read_retention_schedule": "pupil ids and dates only",
     "read_pupil_retention": "a pupil id and dates only",
     "read_purge_records": "signed statements that records were destroyed",
+    "read_sign_in_audit": "who failed to sign in: no pupil content",
 }
 _STATUS_ORDER = {"ehcp": 0, "sen_support": 1, "monitoring": 2, "none": 3}
 
