@@ -409,38 +409,56 @@ def export(
 
 @app.command()
 def verify(
-    file: Annotated[Path, typer.Argument(help="A chronicle-export/1 bundle (JSON).")],
+    file: Annotated[Path, typer.Argument(help="A chronicle-export/2 (or /1) bundle (JSON).")],
     public_key: Annotated[
         str | None, typer.Option(help="The trust's published public key (hex).")
     ] = None,
 ) -> None:
-    """Verify an export offline: exit 0 valid, 1 invalid (says which check and event),
-    2 unreadable."""
+    """Verify an export offline: exit 0 valid, 1 invalid (says which check or field, and
+    which event), 2 unreadable. Without --public-key the result is NOT anchored."""
     from crypto.bundle_check import Unreadable, verify_bundle
 
     try:
-        bundle = json.loads(file.read_text(encoding="utf-8"))
-        verdict = verify_bundle(bundle, public_key)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, Unreadable) as e:
+        verdict = verify_bundle(file.read_bytes(), public_key)
+    except (OSError, Unreadable) as e:
         err.print(f"[red]unreadable:[/red] {file}: {e}", highlight=False)
         raise typer.Exit(2) from None
     if verdict.failure is not None:
         err.print(f"[red]INVALID[/red] {file}: {verdict.failure}", highlight=False)
         raise typer.Exit(1)
-    anchored = "the given public key" if public_key else "the public key inside the bundle"
     access = (
         ""
         if verdict.access_log_entries is None
         else f" and {verdict.access_log_entries} access-log entries"
     )
+    anchor = "anchored" if verdict.anchored else "NOT anchored"
     out.print(
-        f"VALID: pupil {verdict.pupil}, {verdict.events} entries ({verdict.redacted} withheld)"
-        f"{access}, included in the signed log of size {verdict.checkpoint_size}; signature "
-        f"checked against {anchored}.",
+        f"VALID ({anchor}): format {verdict.format}, pupil {verdict.pupil}, {verdict.events} "
+        f"entries ({verdict.redacted} withheld){access}, included in the signed log of size "
+        f"{verdict.checkpoint_size}.",
         highlight=False,
     )
-    if not public_key:
-        out.print("Compare that key with the one the trust publishes, or pass --public-key.")
+    if verdict.version == 1:
+        out.print(
+            f"format {verdict.format}: the entries and checkpoint are verified; the purpose, "
+            "recipient, time and withheld reasons are not signed in this version.",
+            highlight=False,
+        )
+    else:
+        out.print(
+            "The signed manifest covers the purpose, recipient, legal basis, exporter, time, "
+            "policy, withheld entries and reasons, and the access-log and subject-access parts.",
+            highlight=False,
+        )
+    if verdict.anchored:
+        out.print(f"Signatures checked against the given public key {verdict.public_key}.")
+    else:
+        out.print(
+            "NOT anchored: the signatures were checked only against the key inside the "
+            f"bundle. Compare this key with the trust's published key: {verdict.public_key} "
+            "(or pass --public-key).",
+            highlight=False,
+        )
 
 
 @contextmanager

@@ -1,15 +1,19 @@
-"""Verifiable exports (`chronicle-export/1`) of one pupil's history, and their disclosure record.
+"""Verifiable exports (`chronicle-export/2`) of one pupil's history, and their disclosure record.
 
-The bundle format is normative (DESIGN, Ledger §6; docs/verifiable-export.md). Every export
+The bundle format is normative (DESIGN, Ledger §6-8; docs/verifiable-export.md). Every export
 is itself recorded on the pupil as `RecordsDisclosed` with the bundle's digest; the bundle
 covers entries 1 to the head at the moment of export, so it never contains its own
-disclosure record (the next export will).
+disclosure record (the next export will). The last step seals the bundle: the trust's key
+signs its manifest (`crypto.manifest`), which binds every top-level field — recipient,
+purpose, legal basis, who exported it, time, policy, which entries are withheld and why, the
+access log and the subject-access part — to the checkpoint the entries are anchored in.
+(Version 1 called the recipient `requester`; version 2 calls it `recipient`.)
 
-A **subject-access export** (`export_subject_access`) is the same bundle with two optional
-parts that older verifiers ignore (docs/verifiable-export.md, "Subject-access exports"):
-`access_log`, the pupil's access-log entries chained and anchored in the same signed
-checkpoint, and `subject_access`, which names the request it answers and lists the entries
-and fields holding third-party information for the DPO's redaction review (the catalogue's
+A **subject-access export** (`export_subject_access`) is the same bundle with two more
+parts (docs/verifiable-export.md, "Subject-access exports"): `access_log`, the pupil's
+access-log entries chained and anchored in the same signed checkpoint, and
+`subject_access`, which names the request it answers and lists the entries and fields
+holding third-party information for the DPO's redaction review (the catalogue's
 `ENTRY_KINDS`).
 Its `RecordsDisclosed` (purpose `subject_access`, the request's reference as detail) closes
 the request's deadline.
@@ -29,9 +33,9 @@ from sqlalchemy import select
 from api.app.catalogue import ENTRY_KINDS
 from api.app.visibility import Entry, third_party_fields
 from api.application import PupilRecords, RecordEntry
-from crypto.bundle_check import FORMAT
 from crypto.chain import GENESIS_PREV, chain_leaf
 from crypto.jcs import canonical_json
+from crypto.manifest import FORMAT, manifest_of
 from domain.access import access_stream_id
 from domain.errors import InvalidEntry, UnknownEntry
 from domain.values import DisclosurePurpose, Recorder
@@ -86,6 +90,7 @@ def export_pupil(
     entries = records.entries(pupil_id)
     withheld = _withheld(entries, redactions or {}, withhold)
     bundle, up_to = _bundle(records, ledger, pupil_id, entries, disclosure, withheld)
+    _seal(ledger, bundle)
     digest = bundle_digest(bundle)
     _record_disclosure(
         records, pupil_id, disclosure, up_to, sorted(withheld), digest, records.clock()
@@ -142,6 +147,7 @@ def export_subject_access(
         "respond_by": request.payload["respond_by"],
         "third_party_review": third_party_review(bundle["events"]),
     }
+    _seal(ledger, bundle)
     digest = bundle_digest(bundle)
     _record_disclosure(
         records,
@@ -259,8 +265,14 @@ def _bundle(
         "format": FORMAT,
         "pupil": str(pupil_id),
         "purpose": disclosure.purpose,
-        "requester": disclosure.recipient,
+        "recipient": disclosure.recipient,
+        "legal_basis": disclosure.legal_basis,
+        "exported_by": {
+            "staff_id": disclosure.made_by.staff_id,
+            "role": str(disclosure.made_by.role),
+        },
         "time": now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "policy": records.policy.trust,
         "events": events,
         "head": {"log_index": head.log_index, "leaf_hash": head.leaf_hash.hex()},
         "inclusion_proof": [
@@ -271,6 +283,19 @@ def _bundle(
         "public_key": signed.public_key,
     }
     return bundle, head.seq
+
+
+def _seal(ledger: Ledger, bundle: dict[str, Any]) -> None:
+    """Add the manifest of the finished bundle and the trust's signature over it. The key
+    that signs it must be the one that signed the bundle's checkpoint."""
+    if ledger.public_key != bundle["public_key"]:
+        raise LedgerError(
+            "the latest checkpoint is signed by another key than the ledger's: run "
+            "`chronicle ledger checkpoint` after the key change, then export again"
+        )
+    manifest = manifest_of(bundle)
+    bundle["manifest"] = manifest
+    bundle["manifest_signature"] = ledger.sign_manifest(manifest)
 
 
 def _event(entry: Any, leaf_hash: str, reason: str | None) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 from crypto.chain import GENESIS_PREV, Checkpoint, chain_leaf, log_id, sign_checkpoint
 from crypto.envelope import stored_commitment
 from crypto.errors import CryptoError
+from crypto.manifest import sign_manifest
 from crypto.mapper import event_type
 from crypto.merkle import (
     Node,
@@ -379,6 +380,13 @@ class Ledger:
                 )
             self._append_journal(signed)
             return signed
+
+    def sign_manifest(self, manifest: dict[str, Any]) -> str:
+        """The trust's Ed25519 signature (hex) over JCS(manifest) of an export, with the
+        checkpoint key (`crypto.manifest.sign_manifest`, which signs nothing but manifests)."""
+        if self._signing_key is None:
+            raise LedgerError("no checkpoint signing key: run `chronicle init`")
+        return sign_manifest(self._signing_key, manifest)
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         with self.transaction(False) as session:
