@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -36,6 +37,8 @@ from domain.policy import resolve_policy
 from projections.catalogue import build_projections
 from projections.ledger import Ledger
 from projections.runner import ProjectionRunner
+
+log = logging.getLogger("chronicle.start")
 
 
 class SetupError(Exception):
@@ -220,13 +223,36 @@ def purge_journal_path(settings: Settings) -> Path:
 def open_retention(settings: Settings, records: PupilRecords, ledger: Ledger) -> Retention:
     """The DPO's retention operations; purges also bring the read models up to date."""
     runner = ProjectionRunner(records, build_projections(records.policy))
-    return Retention(
+    retention = Retention(
         records,
         ledger,
         load_signing_key(settings.keys_dir),
         purge_journal_path(settings),
         after_purge=runner.catch_up,
     )
+    finish_interrupted_purges(retention)
+    return retention
+
+
+def finish_interrupted_purges(retention: Retention) -> list[str]:
+    """Finish every purge a crash or a full disk interrupted (`Retention.resume`), at every
+    start of the service and of every verb that opens the retention operations, and say so:
+    one warning line per pupil (its id, never anything else), also returned."""
+    said = []
+    for pupil_id, outcome in retention.resume():
+        if outcome == "purged":
+            line = (
+                f"finished the interrupted purge of pupil {pupil_id}: its key is destroyed "
+                "and the signed purge record is in the table and the journal"
+            )
+        else:
+            line = (
+                f"dropped the interrupted purge of pupil {pupil_id}: it stopped before its "
+                "tombstone, so nothing was purged; the proposal stands, approve it again"
+            )
+        log.warning(line)
+        said.append(line)
+    return said
 
 
 def assemble(
@@ -238,7 +264,8 @@ def assemble(
     purge_journal: Path | None = None,
 ) -> Chronicle:
     """The application over open records and ledger. Purges need the trust's signing key
-    and a purge journal; without them the purge use cases answer "not available here"."""
+    and a purge journal; without them the purge use cases answer "not available here".
+    With them, a purge an earlier process left half-done is finished first."""
     engine = records.datastore.engine
     create_tables(engine)
     Academies(engine)  # the trust's academy list: every academy code is checked against it
@@ -248,6 +275,7 @@ def assemble(
         retention = Retention(
             records, ledger, signing_key, purge_journal, after_purge=runner.catch_up
         )
+        finish_interrupted_purges(retention)
     parts = Parts(
         records=records,
         ledger=ledger,
