@@ -22,6 +22,7 @@ from api.app.core import Parts
 from api.app.idempotency import IdempotencyStore
 from api.app.service import Chronicle
 from api.application import Clock, PupilRecords
+from api.faults import explain_database_error
 from api.retention import (
     PURGE_JOURNAL,
     Retention,
@@ -333,10 +334,11 @@ def _open_engine(settings: Settings) -> sqlalchemy.engine.Engine:
 
 
 def _unreachable(settings: Settings, e: Exception) -> StoreUnavailable:
-    reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+    database = display_url(settings.store_url)
     return StoreUnavailable(
-        f"cannot reach the database at {display_url(settings.store_url)}: {reason}. "
-        "Check CHRONICLE_DATABASE_URL and that the server is running"
+        explain_database_error(e, database)
+        or f"cannot reach the database at {database}: {type(e).__name__}. Check "
+        "CHRONICLE_DATABASE_URL and that the server is running"
     )
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.table import Table
 
 from api.app.bodies import ExportRequest, Redaction, SubjectAccessExport
@@ -36,6 +37,7 @@ from api.cli_http import serve, users_app
 from api.cli_projections import projections_app
 from api.cli_reads import reads_app
 from api.cli_retention import retention_app
+from api.faults import DATABASE_ERRORS, explain_database_error, explain_os_error
 from api.settings import SettingsError, load_settings
 from crypto.errors import CryptoError
 from domain.errors import DomainError
@@ -504,19 +506,35 @@ def _pupil_row(entry: RecordEntry) -> dict[str, Any]:
 _SKIP = {"happened_on", "recorded_at", "recorded_by"}
 
 
+def _database_name() -> str:
+    try:
+        return display_url(load_settings().store_url)
+    except SettingsError:
+        return "CHRONICLE_DATABASE_URL"
+
+
 def main() -> None:
     """Entry point: run the command, turning operator errors into one clear line."""
     try:
         app(standalone_mode=True)
     except (*_OPERATOR_ERRORS, CommandFailed) as e:  # RetentionRefused is a DomainError
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+        sys.exit(1)
+    except OSError as e:  # a full disk, a read-only or unreadable file
+        err.print(f"[red]error:[/red] {escape(explain_os_error(e))}", highlight=False)
+        sys.exit(1)
+    except DATABASE_ERRORS as e:  # a full, damaged, read-only or lost database
+        said = explain_database_error(e, _database_name())
+        if said is None:
+            raise
+        err.print(f"[red]error:[/red] {escape(said)}", highlight=False)
         sys.exit(1)
     except ValidationError as e:  # an option the request's model refuses
         problems = "; ".join(
             f"{'.'.join(str(p) for p in p_['loc']) or 'input'}: {p_['msg']}"
             for p_ in e.errors(include_url=False)
         )
-        err.print(f"[red]error:[/red] {problems}", highlight=False, markup=False)
+        err.print(f"[red]error:[/red] {escape(problems)}", highlight=False)
         sys.exit(1)
 
 

@@ -1,0 +1,95 @@
+"""A full disk, as an operator meets it: every verb says so in one `error:` line (exit 1),
+never a traceback, and once space is freed the same verbs work and nothing was half-written.
+
+The disk is a real tmpfs this test mounts and unmounts. Mounting needs root: CI runs as root,
+so under CI the test fails rather than skip when it cannot mount.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_cli import ok, run
+
+
+@contextmanager
+def tmpfs(where: Path, size: str) -> Iterator[Path]:
+    where.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs under CI: {mounted.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the file system holding `folder` to the last block."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while os.write(fd, b"\0" * size) == size:
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def one_error_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word.lower() in lines[0].lower(), lines[0]
+    return lines[0]
+
+
+def test_a_full_disk_under_the_whole_installation(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        home = disk / "home"
+        ok(run(home, "init"))
+        ok(run(home, "demo", "--pupils", "4"))
+        pupils = ok(run(home, "pupils", "list", "--json"))
+        filler = fill(disk)
+        for verb in (
+            ("users", "add", "OAK-sendco-8", "--role", "sendco", "--academy", "OAK"),
+            ("ledger", "checkpoint"),
+            ("pupils", "list", "--json"),
+            ("retention", "due"),
+        ):
+            one_error_line(run(home, *verb), "disk", "df -h")
+        filler.unlink()
+        # Nothing half-written: the refused user does not exist, the same pupils are listed.
+        assert "OAK-sendco-8" not in ok(run(home, "users", "list"))
+        assert ok(run(home, "pupils", "list", "--json")) == pupils
+        ok(run(home, "users", "add", "OAK-sendco-8", "--role", "sendco", "--academy", "OAK"))
+        ok(run(home, "ledger", "checkpoint"))
+
+
+def test_a_full_disk_under_the_journals_only(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(run(home, "init"))
+    with tmpfs(home / "ledger", "64k") as ledger:
+        filler = fill(ledger)
+        line = one_error_line(run(home, "demo", "--pupils", "4"), "no space left", "df -h")
+        assert str(home / "ledger") in line
+        filler.unlink()
+        ok(run(home, "ledger", "checkpoint"))
