@@ -23,7 +23,7 @@ from api.app.bodies import ExportRequest, Redaction, SubjectAccessExport
 from api.app.errors import AppError
 from api.app.queries import ChronologyFilters
 from api.application import PupilRecords, RecordEntry
-from api.bootstrap import SetupError, init_home, open_ledger, open_retention
+from api.bootstrap import SetupError, display_url, init_home, open_ledger, open_retention
 from api.cli_common import (
     CommandFailed,
     chronicle,
