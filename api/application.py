@@ -15,7 +15,10 @@ from eventsourcing.application import Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
+from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from crypto.datakeys import DataKeyStore
@@ -73,7 +76,7 @@ class PupilRecords(Application[UUID]):
         self.policy = policy or load_policy_named(DEFAULT_POLICY_NAME)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         super().__init__(
-            env={"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": database_url}
+            env={"PERSISTENCE_MODULE": get_topic(_Factory), "SQLALCHEMY_URL": database_url}
         )
         self.data_keys.check_keks()
 
@@ -230,6 +233,33 @@ class PupilRecords(Application[UUID]):
         return last[0].originator_version if last else None
 
 
+def engine_options(url: str) -> dict[str, Any]:
+    """The options of every engine the service makes (docs/api.md, "When the database is
+    unavailable"): each connection is checked (`SELECT 1`) as it leaves the pool, so one
+    whose server backend was terminated or restarted is replaced instead of failing the
+    request; on PostgreSQL a connection attempt gives up after PG_CONNECT_TIMEOUT_S (unless
+    the URL says otherwise) so an unreachable server is a quick 503, not a hung request."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        options["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    return options
+
+
+class _Datastore(SQLAlchemyDatastore):
+    """The library's datastore, its engine made with `engine_options`."""
+
+    def __init__(self, *, url: str | None = None, **kwargs: Any) -> None:
+        if url:
+            kwargs = engine_options(url) | kwargs
+        super().__init__(url=url, **kwargs)
+
+
+class _Factory(SQLAlchemyFactory):
+    datastore_class = _Datastore
+
+
+PG_CONNECT_TIMEOUT_S = 5
 _PURGED_TOPIC = get_topic(RecordsPurged)
 _REGISTERED_TOPIC = get_topic(PupilRegistered)
 SQLITE_BUSY_MS = 30_000

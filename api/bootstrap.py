@@ -21,7 +21,7 @@ from api.academies import Academies
 from api.app.core import Parts
 from api.app.idempotency import IdempotencyStore
 from api.app.service import Chronicle
-from api.application import Clock, PupilRecords
+from api.application import Clock, PupilRecords, engine_options
 from api.faults import explain_database_error
 from api.retention import (
     PURGE_JOURNAL,
@@ -323,7 +323,8 @@ def _open_engine(settings: Settings) -> sqlalchemy.engine.Engine:
         check_home(settings)
     with _private_files():
         _create_sqlite_file(settings.store_url)
-    engine = create_engine(settings.store_url)
+    # Checked on checkout, as the event store's (docs/api.md, "When the database is unavailable").
+    engine = create_engine(settings.store_url, **engine_options(settings.store_url))
     try:
         with engine.connect():
             pass

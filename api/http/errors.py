@@ -19,7 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.app.errors import AppError
 from api.app.service import Chronicle
 from api.application import ConflictingUpdate
-from api.http.hardening import internal_error_detail, log_unexpected, route_of
+from api.http.hardening import internal_error_detail, log, log_unexpected, route_of
+from api.unavailable import (
+    RETRY_AFTER_SECONDS,
+    database_unavailable,
+    log_unavailable,
+    unavailable_detail,
+)
 from crypto.errors import CryptoError
 from domain.errors import DomainError, PupilPurged, UnknownPupil
 from projections.register import RegisterQueryError
@@ -65,6 +71,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         428: "A write must state the version it was based on (If-Match).",
         429: "Too many failed sign-ins from your address or with this token: wait "
         "Retry-After seconds.",
+        503: "The database (or a record behind it) is unavailable right now: retry after "
+        "Retry-After seconds, a write with the same Idempotency-Key.",
     }
     return {s: {"model": Problem, "description": words[s]} for s in statuses}
 
@@ -79,11 +87,14 @@ def problem(status: int, error: str, detail: str, **extra: Any) -> JSONResponse:
 
 
 def _headers(status: int, body: dict[str, Any]) -> dict[str, str] | None:
-    """401: how to authenticate; 429: how long to wait (`retry_after`, seconds)."""
+    """401: how to authenticate; 429: how long to wait (`retry_after`, seconds); 503: when to
+    try again (every 503: the database, a read model or log behind a write, the key store)."""
     if status == 401:
         return {"WWW-Authenticate": "Bearer"}
     if status == 429 and isinstance(body.get("retry_after"), int):
         return {"Retry-After": str(body["retry_after"])}
+    if status == 503:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return None
 
 
@@ -150,6 +161,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Reached only if the hardening middleware is not installed: it answers first.
+        if database_unavailable(exc):
+            reference = log_unavailable(log, exc, route_of(request.scope))
+            return problem(503, "database_unavailable", unavailable_detail(reference))
         reference = log_unexpected(exc, route_of(request.scope))
         return problem(500, "internal_error", internal_error_detail(reference))
 

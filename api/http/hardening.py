@@ -8,6 +8,8 @@ nothing else sees a request first or an exception last:
 - a body whose `Content-Length` is over `max_body_bytes` is refused (413) before a byte of
   it is read, and a streamed (chunked) body as soon as it passes the limit: the answer is
   sent then, the application is told the client went away, and the connection is closed;
+- a store error meaning the database is unavailable (api/unavailable.py) becomes a 503
+  with Retry-After, `database_unavailable` and a reference, logged in one line the same way;
 - an exception no handler turned into an answer becomes a 500 naming a reference; the log
   gets one line (the error's type, the route's template, the reference) and, at DEBUG
   only, the frames of the traceback without any exception's message (an SQLAlchemy error's
@@ -32,6 +34,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.settings import Settings
+from api.unavailable import (
+    RETRY_AFTER_SECONDS,
+    database_unavailable,
+    log_unavailable,
+    unavailable_detail,
+)
 
 log = logging.getLogger("chronicle.http")
 
@@ -153,6 +161,19 @@ class Hardening:
         except Exception as exc:
             if answer.refused:
                 return  # the application noticed the refused body; it was answered
+            if database_unavailable(exc):
+                # docs/api.md, "When the database is unavailable": 503, a normal answer on the
+                # keep-alive connection, Retry-After, one log line.
+                reference = log_unavailable(log, exc, route_of(scope))
+                if answer.started:
+                    raise ResponseAborted(f"answer interrupted (ref {reference})") from None
+                await answer.problem(
+                    503,
+                    "database_unavailable",
+                    unavailable_detail(reference),
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
+                return
             reference = log_unexpected(exc, route_of(scope))
             if answer.started:
                 raise ResponseAborted(f"answer interrupted (ref {reference})") from None
@@ -210,7 +231,9 @@ class _Answer:
             message["headers"] = with_security_headers(list(message.get("headers") or []))
         await self._send(message)
 
-    async def problem(self, status: int, error: str, detail: str) -> None:
+    async def problem(
+        self, status: int, error: str, detail: str, retry_after: int | None = None
+    ) -> None:
         if self.started:
             self.refused = True
             return
@@ -219,6 +242,8 @@ class _Answer:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ]
+        if retry_after is not None:
+            headers.append((b"retry-after", str(retry_after).encode()))
         if status in (400, 413, 431):
             # The rest of the request is not read: the connection cannot carry another.
             headers.append((b"connection", b"close"))

@@ -22,6 +22,7 @@ from api.app.errors import AppError
 from api.app.permissions import PURPOSE_REQUIRED
 from api.app.service import Chronicle
 from api.application import ConflictingUpdate
+from api.unavailable import RETRY_AFTER_SECONDS, database_unavailable, log_unavailable
 from api.users import User
 from api.web import permissions as pages
 from api.web.permissions import page_access
@@ -163,10 +164,12 @@ class Web:
         )
         return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
 
-    def error_page(self, request: Request, error: PageError) -> HTMLResponse:
+    def error_page(
+        self, request: Request, error: PageError, *, look_up_viewer: bool = True
+    ) -> HTMLResponse:
         viewer = None
         try:
-            viewer = self.viewer(request)
+            viewer = self.viewer(request) if look_up_viewer else None
         except Exception:  # the error page must render even if the store is down
             viewer = None
         return self.render(
@@ -231,6 +234,27 @@ def as_page_error(exc: Exception) -> PageError:
     raise exc
 
 
+def unavailable_page(web: Web, request: Request, exc: Exception) -> Response:
+    """503 with Retry-After for a database that cannot be reached (api/unavailable.py): one
+    log line, a reference, and no look-up of the signed-in person (the store is away)."""
+    where = f"web {request.method} {getattr(request.scope.get('route'), 'path', '?')}"
+    reference = log_unavailable(log, exc, where)
+    page = web.error_page(
+        request,
+        PageError(
+            503,
+            "Database unavailable",
+            f"The records' database cannot be reached right now (reference {reference}). "
+            "Nothing half-done was kept. Wait a moment and try again: a form you sent may or "
+            "may not have been saved, so look at the record before sending it again. If it "
+            "persists, tell the trust's administrator the reference.",
+        ),
+        look_up_viewer=False,
+    )
+    page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return page
+
+
 def guarded(web: Web) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
     """Turn known failures into HTML error pages, and anything else into a 500 page that
     names a reference only (never the request's content, which may hold pupil data)."""
@@ -245,8 +269,13 @@ def guarded(web: Web) -> Callable[[Callable[P, Response]], Callable[P, Response]
             except Redirect as r:
                 return RedirectResponse(r.location, status_code=303, headers=SECURITY_HEADERS)
             except (PageError, DomainError, AppError, CryptoError) as e:
-                return web.error_page(request, as_page_error(e))
+                page = web.error_page(request, as_page_error(e))
+                if page.status_code == 503:
+                    page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                return page
             except Exception as e:
+                if database_unavailable(e):
+                    return unavailable_page(web, request, e)
                 reference = uuid.uuid4().hex[:12]
                 # One line: the type, the route's template, the reference; never the
                 # message (an SQLAlchemy error's holds the statement's parameters). The

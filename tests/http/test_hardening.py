@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -321,6 +322,38 @@ def test_a_chunked_body_is_cut_off_near_the_limit(live: tuple[str, int]) -> None
     assert head.startswith(b"HTTP/1.1 413"), head[:200]
     # The limit is 2 MB; the kernel's socket buffers take a few MB more before we block.
     assert sent < 32 * 1024 * 1024, sent
+
+
+def _rss() -> int:
+    """This process's resident set (the live server runs in it), in bytes."""
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("how", ["declared", "chunked"])
+def test_a_50_mb_body_leaves_the_servers_memory_as_it_was(live: tuple[str, int], how: str) -> None:
+    """Sent for real (not only declared): the server answers 413 and its memory grows by no
+    more than a few MB (the limit is 2 MB), whether the body is declared or streamed."""
+    head = b"POST /pupils HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    if how == "declared":
+        head += b"Content-Length: 52428800\r\n\r\n"
+    else:
+        head += b"Transfer-Encoding: chunked\r\n\r\n"
+    chunk = b"x" * 65536
+    frame = chunk if how == "declared" else f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    before = _rss()
+    with socket.create_connection(live, timeout=10) as sock:
+        sock.sendall(head)
+        sock.settimeout(0.5)
+        try:
+            for _ in range(50 * 16):  # 50 MB
+                sock.sendall(frame)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass  # the server stopped reading
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    grown = _rss() - before
+    assert grown < 8 * 1024 * 1024, f"RSS grew by {grown / 2**20:.1f} MB"
 
 
 def test_the_server_refuses_a_request_head_over_the_limit(live: tuple[str, int]) -> None:

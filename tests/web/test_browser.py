@@ -250,3 +250,34 @@ def test_every_entry_form_and_the_account_page_pass_the_accessibility_check(
             tab.check(f"entry-form-{command.slug}" if command.slug == "plans" else None)
     tab.go("/ui/account")
     tab.check("account")
+
+
+def test_the_api_docs_render_with_nothing_leaving_this_server(chromium: Any, live: Live) -> None:
+    """Swagger UI at /docs, in a browser that may reach only the server itself: every request
+    the page makes goes to the live server's origin, none fails, and the operations render
+    (a closed network sees the same page). No CSP bypass: the page runs under its own."""
+    context = chromium.new_context()
+    page = context.new_page()
+    elsewhere: list[str] = []
+    failed: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(live.url):
+            r.continue_()
+        else:  # the network beyond this server is unreachable
+            elsewhere.append(r.request.url)
+            r.abort()
+
+    try:
+        page.route("**/*", route)
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.goto(live.url + "/docs")
+        page.wait_for_selector(".opblock-summary", timeout=20_000)
+        operations = page.locator(".opblock-summary").count()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "api-docs.png"))
+    finally:
+        context.close()
+    assert elsewhere == [], elsewhere
+    assert failed == [], failed
+    assert operations > 40  # every route of the API is listed
