@@ -32,6 +32,7 @@ from api.retention import (
 )
 from api.settings import Settings
 from api.users import Users
+from crypto.datakeys import keys_in_use
 from crypto.kek import FileKekRing, key_file_problem, key_files
 from crypto.signing import create_signing_key, load_signing_key, public_key_hex
 from domain.policy import resolve_policy
@@ -77,8 +78,10 @@ def init_home(settings: Settings) -> InitReport:
     home = settings.home.resolve()
     if home.exists():
         check_home(settings)
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     existed = any(settings.keys_dir.glob("kek-*.json")) if settings.keys_dir.exists() else False
+    if not existed:
+        _refuse_new_kek_for_keyed_database(settings)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     FileKekRing.create(settings.keys_dir, development=not settings.production)
     create_signing_key(settings.keys_dir)
     ledger_dir = home / "ledger"
@@ -102,6 +105,31 @@ def init_home(settings: Settings) -> InitReport:
         public_key=public_key_hex(load_signing_key(settings.keys_dir)),
         academies=academies,
     )
+
+
+def _refuse_new_kek_for_keyed_database(settings: Settings) -> None:
+    """`init` is about to create a KEK: refuse if the database already holds data keys
+    wrapped under another (or names KEKs in force). A new KEK could not unwrap them, and
+    once the real one is restored the new one would be current, wrapping new pupils' keys
+    without ever having been backed up. Reads only; nothing is written."""
+    if settings.database_url is None and not settings.sqlite_path.is_file():
+        return  # a new SQLite home: no database yet
+    engine = create_engine(settings.store_url)
+    try:
+        found = keys_in_use(engine)
+    except _UNREACHABLE as e:
+        raise _unreachable(settings, e) from None
+    finally:
+        engine.dispose()
+    if found.kids:
+        raise SetupError(
+            f"the database at {display_url(settings.store_url)} already relies on "
+            f"key-encryption key(s) {', '.join(found.kids)} ({found.wrapped_keys} pupils' "
+            f"data keys are wrapped), and {settings.keys_dir} holds none: restore "
+            "kek-*.json (and retired/) from your key backup, then run the command again "
+            '(docs/operations.md, "Missing or wrong key-encryption key"). `chronicle init` '
+            "will not create a new key for this database; nothing was written"
+        )
 
 
 def check_home(settings: Settings) -> None:

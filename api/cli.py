@@ -56,6 +56,7 @@ pupils_app = typer.Typer(no_args_is_help=True, help="Pupils on the trust's recor
 keys_app = typer.Typer(no_args_is_help=True, help="Key management.")
 app.add_typer(pupils_app, name="pupils")
 app.add_typer(keys_app, name="keys")
+__import__("api.cli_keys").cli_keys.add_key_commands(keys_app)  # rotate-kek, …
 ledger_app = typer.Typer(no_args_is_help=True, help="The trust-wide verifiable log.")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(projections_app, name="projections")

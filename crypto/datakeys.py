@@ -1,8 +1,14 @@
 """Per-pupil data keys, stored only wrapped by a KEK, cached unwrapped in memory.
 
 Tables (same database as the events, so a pupil's key commits with its first event):
-    chronicle_data_keys    owner, kid, wrapped, created_at, shredded_at
-    chronicle_kek_registry kid, check, created_at, retired_at
+    chronicle_data_keys       owner, kid, wrapped, created_at, shredded_at
+    chronicle_kek_registry    kid, check, created_at, retired_at
+    chronicle_kek_rotations   kid (the new KEK), started_at, finished_at
+    chronicle_kek_destroyed   kid, retired_at, destroyed_at
+
+KEK epochs (docs/encryption.md): a rotation re-wraps every live data key under a new KEK
+and retires the old one; `destroy_retired` destroys KEKs retired longer ago than the backup
+retention window, which ends the readability of every backup that still needed them.
 
 Shredding sets `wrapped` to NULL and records when; the row stays as the tombstone that lets
 a read say "purged on …". The registry's `check` value lets start-up prove that the KEK
@@ -17,8 +23,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -79,6 +85,23 @@ kek_registry = Table(
     Column("check_value", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("retired_at", DateTime(timezone=True), nullable=True),
+)
+# One row per rotation, named by the KEK it rotates to; finished_at NULL while it is under
+# way, so an interrupted rotation is resumed (same new KEK) instead of starting another.
+kek_rotations = Table(
+    "chronicle_kek_rotations",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+# KEKs destroyed at the end of their epoch (no key material: when, and when retired).
+kek_destroyed = Table(
+    "chronicle_kek_destroyed",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("retired_at", DateTime(timezone=True), nullable=False),
+    Column("destroyed_at", DateTime(timezone=True), nullable=False),
 )
 
 _INSERT_GUARDED = (
@@ -154,6 +177,61 @@ _SELECT_KEY = select(
 Transaction = Callable[[bool], AbstractContextManager[Session]]
 
 
+class Rotation(NamedTuple):
+    """What one `rotate_epoch` did: the new KEK, how many data keys it re-wrapped in this
+    run, whether it finished an interrupted rotation, and the KEKs it retired."""
+
+    kid: str
+    rewrapped: int
+    resumed: bool
+    retired: tuple[str, ...]
+
+
+class Epoch(NamedTuple):
+    """One KEK as the database knows it: when it was made current, retired, destroyed, and
+    how many live data keys are wrapped under it."""
+
+    kid: str
+    created_at: datetime
+    retired_at: datetime | None
+    destroyed_at: datetime | None
+    live_keys: int
+
+
+class KeysInUse(NamedTuple):
+    """What a database already relies on: KEK ids in force and live wrapped data keys."""
+
+    kids: tuple[str, ...]
+    wrapped_keys: int
+
+
+def keys_in_use(engine: Engine) -> KeysInUse:
+    """The KEKs this database relies on (in force in the registry, or wrapping a live data
+    key) and how many live wrapped keys it holds; empty for a database without the tables.
+    Reads only: `chronicle init` asks before it would create a KEK."""
+    from sqlalchemy import inspect
+
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        kids: set[str] = set()
+        wrapped = 0
+        if kek_registry.name in tables:
+            kids.update(
+                conn.execute(
+                    select(kek_registry.c.kid).where(kek_registry.c.retired_at.is_(None))
+                ).scalars()
+            )
+        if data_keys.name in tables:
+            for kid, n in conn.execute(
+                select(data_keys.c.kid, func.count())
+                .where(data_keys.c.wrapped.is_not(None))
+                .group_by(data_keys.c.kid)
+            ).all():
+                kids.add(str(kid))
+                wrapped += int(n)
+    return KeysInUse(tuple(sorted(kids)), wrapped)
+
+
 class DataKeyStore:
     """Creates, unwraps, caches, re-wraps and destroys pupils' data keys."""
 
@@ -175,10 +253,11 @@ class DataKeyStore:
     def check_keks(self) -> None:
         """Fail closed unless every KEK the database still relies on is present and right.
 
-        Also registers the current KEK, so new data keys never need a registry write.
+        Then registers the current KEK, so new data keys never need a registry write. The
+        check comes first: a wrong or stray key file is refused before it is registered
+        (registered, it would be a KEK the database relies on from then on).
         """
-        with self._transaction(True) as session:
-            self._register(self.ring.current().kid, session, datetime.now(UTC))
+        current = self.ring.current()
         with self._transaction(False) as session:
             rows = session.execute(
                 select(kek_registry.c.kid, kek_registry.c.check_value).where(
@@ -194,9 +273,13 @@ class DataKeyStore:
             if not ok:
                 raise KeyEncryptionKeyError(
                     f"the key file for key-encryption key {kid} does not match this database "
-                    "(wrong or replaced key file): restore the right keys folder; nothing "
-                    "was written"
+                    "(wrong or replaced key file): restore the right keys folder from your "
+                    'key backup (docs/operations.md, "Missing or wrong key-encryption key"); '
+                    "nothing was written"
                 )
+        if current.kid not in {kid for kid, _ in rows}:
+            with self._transaction(True) as session:
+                self._register(current.kid, session, datetime.now(UTC))
 
     # ----- data keys --------------------------------------------------------------------
 
@@ -389,13 +472,39 @@ class DataKeyStore:
     # ----- rotation ---------------------------------------------------------------------
 
     def rotate(self, now: datetime, batch: int = 500) -> tuple[str, int]:
-        """Re-wrap every live data key under a new KEK and retire the old ones.
+        """Re-wrap every live data key under a new KEK and retire the old ones (or finish
+        an interrupted rotation); the new KEK id and how many keys this run re-wrapped."""
+        done = self.rotate_epoch(now, batch)
+        return done.kid, done.rewrapped
+
+    def rotate_epoch(
+        self,
+        now: datetime,
+        batch: int = 500,
+        *,
+        after_batch: Callable[[int], None] | None = None,
+    ) -> Rotation:
+        """Start a new KEK epoch: re-wrap every live data key under a new KEK, retire the
+        KEKs no key uses any more, and move their files to `retired/`.
 
         Events are not touched. Each batch commits on its own; a row is re-wrapped in one
-        update, so readers always find a kid that the ring can unwrap.
+        update, so readers always find a kid that the ring can unwrap. The rotation is
+        recorded before the first batch: if it is interrupted, the next call finishes it
+        under the same new KEK (no second KEK is made). `after_batch(count)` runs after
+        each committed batch (tests inject a crash there).
         """
-        new = self.ring.add_new()
-        self._write_retrying(lambda session: self._register(new.kid, session, now))
+        pending = self._unfinished_rotation()
+        resumed = pending is not None
+        if pending is None:
+            new = self.ring.add_new()
+
+            def begin(session: Session) -> None:
+                self._register(new.kid, session, now)
+                session.execute(insert(kek_rotations).values(kid=new.kid, started_at=now))
+
+            self._write_retrying(begin)
+        else:
+            new = self.ring.get(pending)
         count = 0
         for rows in self._batches_not_under(new.kid, batch):
 
@@ -410,8 +519,106 @@ class DataKeyStore:
 
             self._write_retrying(rewrap)
             count += len(rows)
-        self._retire_unused(new.kid, now)
-        return new.kid, count
+            if after_batch is not None:
+                after_batch(count)
+        retired = self._retire_unused(new.kid, now)
+        self._write_retrying(
+            lambda session: session.execute(
+                update(kek_rotations)
+                .where(kek_rotations.c.kid == new.kid, kek_rotations.c.finished_at.is_(None))
+                .values(finished_at=now)
+            )
+        )
+        self.scrub()  # the old wrapped copies leave the files (SQLite pages, PG dead rows)
+        return Rotation(new.kid, count, resumed, tuple(retired))
+
+    def _unfinished_rotation(self) -> str | None:
+        with self._transaction(False) as session:
+            kid = session.execute(
+                select(kek_rotations.c.kid)
+                .where(kek_rotations.c.finished_at.is_(None))
+                .order_by(kek_rotations.c.started_at.desc())
+                .limit(1)
+            ).scalar()
+        return None if kid is None else str(kid)
+
+    def epochs(self) -> list[Epoch]:
+        """Every KEK the registry knows, oldest first, with its live data keys."""
+        with self._transaction(False) as session:
+            live: dict[str, int] = {
+                str(kid): int(n)
+                for kid, n in session.execute(
+                    select(data_keys.c.kid, func.count())
+                    .where(data_keys.c.wrapped.is_not(None))
+                    .group_by(data_keys.c.kid)
+                ).all()
+            }
+            destroyed: dict[str, datetime] = {
+                str(kid): at
+                for kid, at in session.execute(
+                    select(kek_destroyed.c.kid, kek_destroyed.c.destroyed_at)
+                ).all()
+            }
+            rows = session.execute(
+                select(
+                    kek_registry.c.kid, kek_registry.c.created_at, kek_registry.c.retired_at
+                ).order_by(kek_registry.c.created_at, kek_registry.c.kid)
+            ).all()
+        return [
+            Epoch(
+                str(kid),
+                _utc(created),
+                None if retired is None else _utc(retired),
+                None if kid not in destroyed else _utc(destroyed[kid]),
+                int(live.get(kid, 0)),
+            )
+            for kid, created, retired in rows
+        ]
+
+    def destroy_retired(self, older_than: timedelta, now: datetime) -> list[Epoch]:
+        """Destroy every KEK retired at least `older_than` ago (the backup retention
+        window) that no live data key uses: its file goes, the ring leaves a note, and the
+        destruction is recorded. A database backup that still needed it can no longer be
+        read. KEKs in force, or retired more recently, are left alone."""
+        if older_than < timedelta(0):
+            raise KeyEncryptionKeyError("--older-than must not be negative")
+        cutoff = now - older_than
+        epochs = self.epochs()
+        for epoch in epochs:
+            if epoch.destroyed_at is not None and epoch.retired_at is not None:
+                # Recorded earlier: make sure the file is gone (a run interrupted between
+                # the record and the deletion); destroying twice is harmless.
+                self.ring.destroy(epoch.kid, retired_at=epoch.retired_at, now=now)
+        due = _due(epochs, cutoff)
+        in_use = [e for e in due if e.live_keys]
+        if in_use:
+            raise KeyEncryptionKeyError(
+                f"key-encryption key {in_use[0].kid} is marked retired but still wraps "
+                f"{in_use[0].live_keys} data keys (a restored backup?): run `chronicle keys "
+                "rotate-kek` first; nothing was destroyed"
+            )
+        destroyed: list[Epoch] = []
+        for epoch in due:
+            retired_at = epoch.retired_at
+            assert retired_at is not None
+
+            def record(session: Session, kid: str = epoch.kid, at: datetime = retired_at) -> None:
+                session.execute(
+                    _upsert(session)(kek_destroyed)
+                    .values(kid=kid, retired_at=at, destroyed_at=now)
+                    .on_conflict_do_nothing(index_elements=[kek_destroyed.c.kid])
+                )
+
+            # Recorded first: if the file's deletion is interrupted, the next run finds
+            # the record and deletes the file again.
+            self._write_retrying(record)
+            self.ring.destroy(epoch.kid, retired_at=retired_at, now=now)
+            destroyed.append(epoch._replace(destroyed_at=now))
+        return destroyed
+
+    def due_for_destruction(self, older_than: timedelta, now: datetime) -> list[Epoch]:
+        """The KEKs `destroy_retired(older_than, now)` would destroy (a dry run)."""
+        return _due(self.epochs(), now - older_than)
 
     def _batches_not_under(self, kid: str, batch: int) -> Iterator[list[Any]]:
         while True:
@@ -425,7 +632,10 @@ class DataKeyStore:
                 return
             yield list(rows)
 
-    def _retire_unused(self, current: str, now: datetime) -> None:
+    def _retire_unused(self, current: str, now: datetime) -> list[str]:
+        """Retire every KEK but `current` that no live data key uses, and move the files of
+        all retired, undestroyed KEKs to `retired/` (again, for a rotation interrupted
+        between the registry and the file)."""
         with self._transaction(False) as session:
             old = list(
                 session.execute(
@@ -434,9 +644,21 @@ class DataKeyStore:
                     )
                 ).scalars()
             )
-        for kid in old:
-            if self._retire(kid, now):
+        in_ring = self.ring.current().kid
+        retired = [kid for kid in old if kid != in_ring and self._retire(kid, now)]
+        with self._transaction(False) as session:
+            files = list(
+                session.execute(
+                    select(kek_registry.c.kid).where(
+                        kek_registry.c.retired_at.is_not(None),
+                        kek_registry.c.kid.not_in(select(kek_destroyed.c.kid)),
+                    )
+                ).scalars()
+            )
+        for kid in files:
+            if kid != in_ring:
                 self.ring.retire(kid)
+        return retired
 
     def _write_retrying(self, write: Callable[[Session], _T]) -> _T:
         """`write` in a write transaction, tried again after a pause when SQLite stayed
@@ -483,10 +705,8 @@ class DataKeyStore:
         # transaction that has read cannot take the write lock once another connection has
         # written ("database is locked" at once, without waiting for the busy timeout).
         check = self.ring.get(kid).wrap(_CHECK_KEY, _CHECK_OWNER)
-        dialect = session.connection().dialect.name
-        upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         session.execute(
-            upsert(kek_registry)
+            _upsert(session)(kek_registry)
             .values(kid=kid, check_value=check, created_at=now)
             .on_conflict_do_nothing(index_elements=[kek_registry.c.kid])
         )
@@ -499,6 +719,21 @@ class DataKeyStore:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)  # the longest-cached goes first
         return aead
+
+
+def _due(epochs: list[Epoch], cutoff: datetime) -> list[Epoch]:
+    """Retired at or before `cutoff` and not destroyed yet."""
+    return [
+        e
+        for e in epochs
+        if e.destroyed_at is None and e.retired_at is not None and e.retired_at <= cutoff
+    ]
+
+
+def _upsert(session: Session) -> Any:
+    """The dialect's INSERT with `on_conflict_do_nothing`."""
+    dialect = session.connection().dialect.name
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
 
 def _utc(value: datetime) -> datetime:

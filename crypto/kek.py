@@ -54,6 +54,11 @@ class KekRing(Protocol):
         """Stop offering `kid`: no data key is wrapped under it any more."""
         ...
 
+    def destroy(self, kid: str, *, retired_at: datetime, now: datetime) -> None:
+        """Destroy the retired KEK `kid` for good: nothing can unwrap under it any more
+        (the end of its epoch; docs/encryption.md, "KEK epochs")."""
+        ...
+
 
 class LocalKek:
     """An AES-256-GCM KEK held in this process; the wrap is bound to the owner and the kid."""
@@ -117,6 +122,11 @@ class InMemoryKekRing:
             raise KeyEncryptionKeyError("the current key-encryption key cannot be retired")
         self._keks.pop(kid, None)
 
+    def destroy(self, kid: str, *, retired_at: datetime, now: datetime) -> None:
+        if kid == self._current.kid:
+            raise KeyEncryptionKeyError("the current key-encryption key cannot be destroyed")
+        self._keks.pop(kid, None)  # a retired KEK is already gone from this ring
+
 
 class FileKekRing:
     """KEKs in files under `keys_dir`; retired ones move to `keys_dir/retired/`.
@@ -131,9 +141,13 @@ class FileKekRing:
         self._cache: dict[str, LocalKek] = {}
         self._current: tuple[int, LocalKek] | None = None  # (folder mtime, KEK)
         if not self._active_files():
+            # Never advise `chronicle init` here: on a database that already holds pupils'
+            # keys a new KEK is useless and, once the real one is back, would be current
+            # without ever having been backed up.
             raise KeyEncryptionKeyError(
-                f"no key-encryption key in {keys_dir}: run `chronicle init` to create one, "
-                "or restore the keys folder from your key backup"
+                f"no key-encryption key in {keys_dir}: restore the keys folder (kek-*.json "
+                'and retired/) from your key backup; see docs/operations.md, "Missing or '
+                'wrong key-encryption key". Nothing was written'
             )
 
     @classmethod
@@ -152,20 +166,32 @@ class FileKekRing:
             return self._current[1]
         files = self._active_files()
         if not files:
-            raise KeyEncryptionKeyError(f"no key-encryption key in {self.keys_dir}")
-        newest = self._load(max(files, key=lambda p: (str(_read(p)["created_at"]), p.name)))
+            raise KeyEncryptionKeyError(
+                f"no key-encryption key in {self.keys_dir}: restore the keys folder from "
+                "your key backup"
+            )
+        newest = self._load(max(files, key=lambda p: (_created_at(p), p.name)))
         self._current = (mtime, newest)
         return newest
 
     def get(self, kid: str) -> KeyEncryptionKey:
         if kid in self._cache:
             return self._cache[kid]
-        for path in (self._path(kid), self.keys_dir / "retired" / self._path(kid).name):
+        for path in (self._path(kid), self._retired_path(kid)):
             if path.exists():
                 return self._load(path)
+        destroyed = self.destroyed(kid)
+        if destroyed is not None:
+            raise KeyEncryptionKeyError(
+                f"key-encryption key {kid} was destroyed on {destroyed} (its epoch ended: "
+                "`chronicle keys destroy-retired`): data keys wrapped under it, such as "
+                "those in a database backup older than the backup retention window, can "
+                "no longer be unwrapped"
+            )
         raise KeyEncryptionKeyError(
-            f"key-encryption key {kid} is missing: expected {self._path(kid)}. Restore it "
-            "from your key backup; without it the pupils' data keys cannot be unwrapped"
+            f"key-encryption key {kid} is missing: expected {self._path(kid)} (or in "
+            f"{self.keys_dir / 'retired'}). Restore it from your key backup; without it "
+            "the pupils' data keys cannot be unwrapped. Nothing was written"
         )
 
     def add_new(self) -> KeyEncryptionKey:
@@ -174,17 +200,71 @@ class FileKekRing:
         return self._load(path)
 
     def retire(self, kid: str) -> None:
+        """Move `kid`'s file to `retired/`; a KEK already retired is left as it is (a
+        rotation that stopped between the registry and the file finishes this way)."""
         if kid == self.current().kid:
             raise KeyEncryptionKeyError("the current key-encryption key cannot be retired")
+        if not self._path(kid).exists():
+            return
         retired = self.keys_dir / "retired"
         retired.mkdir(exist_ok=True, mode=0o700)
-        self._path(kid).rename(retired / self._path(kid).name)
+        self._path(kid).rename(self._retired_path(kid))
+        _fsync_dir(retired)
+        _fsync_dir(self.keys_dir)
+
+    def destroy(self, kid: str, *, retired_at: datetime, now: datetime) -> None:
+        """Delete the retired KEK's file and leave a note without key material
+        (`retired/destroyed-<kid>.json`), so a later look-up says "destroyed on …" rather
+        than "missing". Copies of the file in key backups must be destroyed as well
+        (docs/operations.md, "KEK epochs")."""
+        if self._path(kid).exists():
+            if kid == self.current().kid:
+                raise KeyEncryptionKeyError("the current key-encryption key cannot be destroyed")
+            self.retire(kid)
+        retired = self.keys_dir / "retired"
+        retired.mkdir(exist_ok=True, mode=0o700)
+        note = self._destroyed_path(kid)
+        if not note.exists():
+            body = {
+                "kid": kid,
+                "retired_at": retired_at.isoformat(),
+                "destroyed_at": now.isoformat(),
+                "purpose": "Chronicle: this key-encryption key was destroyed; no key here.",
+            }
+            write_key_file(note, json.dumps(body).encode())
+        path = self._retired_path(kid)
+        if path.exists():
+            # Overwrite before unlinking: a copy-on-write or journalling file system may
+            # still keep the old blocks, so the real guarantee is that no copy is kept.
+            with open(path, "r+b") as f:
+                f.write(bytes(path.stat().st_size))
+                f.flush()
+                os.fsync(f.fileno())
+            path.unlink()
+        _fsync_dir(retired)
+        self._cache.pop(kid, None)
+
+    def destroyed(self, kid: str) -> str | None:
+        """When `kid` was destroyed (its note's date), or None."""
+        note = self._destroyed_path(kid)
+        if not note.is_file():
+            return None
+        try:
+            return str(_read(note).get("destroyed_at", "an unrecorded date"))[:10]
+        except KeyEncryptionKeyError:
+            return "an unrecorded date"
 
     def _is_development(self, names: set[str]) -> bool:
         return any(_read(self.keys_dir / n).get("development", False) for n in names)
 
     def _path(self, kid: str) -> Path:
         return self.keys_dir / f"kek-{kid}.json"
+
+    def _retired_path(self, kid: str) -> Path:
+        return self.keys_dir / "retired" / f"kek-{kid}.json"
+
+    def _destroyed_path(self, kid: str) -> Path:
+        return self.keys_dir / "retired" / f"destroyed-{kid}.json"
 
     def _active_files(self) -> list[Path]:
         return self._active_files_in(self.keys_dir)
@@ -204,8 +284,12 @@ class FileKekRing:
                 bytes.fromhex(str(data["key"])),
                 bool(data.get("development", False)),
             )
-        except (KeyError, ValueError) as e:
-            raise KeyEncryptionKeyError(f"key file {path} is damaged: {e}") from None
+        except KeyError as e:
+            raise _damaged(path, f"no {e} field") from None
+        except (ValueError, KeyEncryptionKeyError) as e:
+            raise _damaged(path, str(e)) from None
+        if path.name != f"kek-{kek.kid}.json":
+            raise _damaged(path, f"it holds key id {kek.kid!r}, not the one in its name")
         if kek.development and not self.allow_development:
             raise KeyEncryptionKeyError(
                 f"key file {path} holds a development key and CHRONICLE_ENV is production: "
@@ -222,12 +306,39 @@ def _new_kid() -> str:
 
 def _read(path: Path) -> dict[str, object]:
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise KeyEncryptionKeyError(f"key file {path} cannot be read: {e}") from None
+        data = json.loads(path.read_bytes())
+    except OSError as e:
+        raise KeyEncryptionKeyError(
+            f"key file {path} cannot be read ({e.strerror or type(e).__name__}): check its "
+            "owner and mode (0600, Chronicle's user), or restore it from your key backup"
+        ) from None
+    except ValueError:
+        raise _damaged(path, "not valid JSON (empty or cut short?)") from None
     if not isinstance(data, dict):
-        raise KeyEncryptionKeyError(f"key file {path} is damaged: not a JSON object")
+        raise _damaged(path, "not a JSON object")
     return data
+
+
+def _damaged(path: Path, why: str) -> KeyEncryptionKeyError:
+    return KeyEncryptionKeyError(
+        f"key file {path} is damaged ({why}): restore it from your key backup; see "
+        'docs/operations.md, "Missing or wrong key-encryption key". Nothing was written'
+    )
+
+
+def _created_at(path: Path) -> str:
+    created = _read(path).get("created_at")
+    if not isinstance(created, str):
+        raise _damaged(path, "no created_at field")
+    return created
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_kek_file(keys_dir: Path, development: bool) -> Path:
@@ -280,3 +391,4 @@ def write_key_file(path: Path, content: bytes) -> None:
         os.link(partial, path)  # fails if `path` exists: no overwrite
     finally:
         partial.unlink(missing_ok=True)
+    _fsync_dir(path.parent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -28,20 +29,36 @@ def create_signing_key(keys_dir: Path) -> Path:
 
 
 def load_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
-    """Load the signing key, refusing a missing, loose-permission or damaged file."""
+    """Load the signing key, refusing a missing, loose-permission or damaged file with one
+    message that names the file and what to do (never a traceback: a supervisor restarting
+    the service would loop on it)."""
     path = keys_dir / SIGNING_KEY_FILE
     if not path.exists():
         raise KeyEncryptionKeyError(
-            f"checkpoint signing key {path} is missing: run `chronicle init` or restore it "
-            "from your key backup"
+            f"checkpoint signing key {path} is missing: restore it from your key backup "
+            '(docs/operations.md, "Damaged signing key")'
         )
     problem = key_file_problem(path)
     if problem is not None:
         raise KeyEncryptionKeyError(problem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as e:
+        raise _unusable(path, f"cannot be read: {e.strerror or type(e).__name__}") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # The library's message may quote the file's bytes: never repeat it.
+        raise _unusable(path, "is damaged: not a PEM private key without a password") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyEncryptionKeyError(f"{path} is not an Ed25519 private key")
+        raise _unusable(path, "is not an Ed25519 private key")
     return key
+
+
+def _unusable(path: Path, why: str) -> KeyEncryptionKeyError:
+    return KeyEncryptionKeyError(
+        f"checkpoint signing key {path} {why}: restore it from your key backup (the trust's "
+        'published public key must match it); see docs/operations.md, "Damaged signing '
+        'key". Nothing was written'
+    )
 
 
 def public_key_hex(key: Ed25519PrivateKey) -> str:

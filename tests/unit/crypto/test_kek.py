@@ -48,8 +48,11 @@ def test_file_ring_never_overwrites(tmp_path: Path) -> None:
 
 
 def test_missing_keys_folder_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(KeyEncryptionKeyError, match="run `chronicle init`"):
+    """Restore from the key backup; never `chronicle init`, which on a populated database
+    would make a key that cannot unwrap anything and was never backed up."""
+    with pytest.raises(KeyEncryptionKeyError, match="restore the keys folder") as caught:
         FileKekRing(tmp_path / "keys")
+    assert "init" not in str(caught.value)
 
 
 def test_loose_permissions_are_refused(tmp_path: Path) -> None:
