@@ -17,6 +17,7 @@ files on disk are the ones the database was written with, before anything is wri
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -53,6 +54,7 @@ from crypto.errors import KeyEncryptionKeyError, KeyShredded, UnknownPupilKey
 from crypto.kek import KekRing
 
 _T = TypeVar("_T")
+_log = logging.getLogger("chronicle.keys")
 _LOCKED_ATTEMPTS = 10
 
 # Wrapping a known key for this fixed owner proves a KEK file is the right one.
@@ -255,16 +257,19 @@ class DataKeyStore:
 
         Then registers the current KEK, so new data keys never need a registry write. The
         check comes first: a wrong or stray key file is refused before it is registered
-        (registered, it would be a KEK the database relies on from then on).
+        (registered, it would be a KEK the database relies on from then on). A current
+        KEK file the database has never seen while it has KEKs in force (a database
+        restored from before a rotation, or a key made by hand, never backed up) is
+        registered as retired: it wraps nothing, new data keys go under the newest KEK
+        the database relies on, and `destroy_retired` ends it with the others.
         """
         current = self.ring.current()
         with self._transaction(False) as session:
             rows = session.execute(
-                select(kek_registry.c.kid, kek_registry.c.check_value).where(
-                    kek_registry.c.retired_at.is_(None)
-                )
+                select(kek_registry.c.kid, kek_registry.c.check_value, kek_registry.c.retired_at)
             ).all()
-        for kid, check in rows:
+        in_force = [(kid, check) for kid, check, retired in rows if retired is None]
+        for kid, check in in_force:
             kek = self.ring.get(kid)
             try:
                 ok = kek.unwrap(check, _CHECK_OWNER) == _CHECK_KEY
@@ -277,9 +282,20 @@ class DataKeyStore:
                     'key backup (docs/operations.md, "Missing or wrong key-encryption key"); '
                     "nothing was written"
                 )
-        if current.kid not in {kid for kid, _ in rows}:
-            with self._transaction(True) as session:
-                self._register(current.kid, session, datetime.now(UTC))
+        if current.kid in {kid for kid, _, _ in rows}:
+            return
+        now = datetime.now(UTC)
+        with self._transaction(True) as session:
+            self._register(current.kid, session, now, retired=bool(in_force))
+        if in_force:
+            _log.warning(
+                "key-encryption key %s (the newest key file) is unknown to this database, "
+                "which relies on %s: it is registered as retired and wraps nothing; new "
+                "data keys are wrapped under the newest of those until the next "
+                "`chronicle keys rotate-kek`",
+                current.kid,
+                ", ".join(kid for kid, _ in in_force),
+            )
 
     # ----- data keys --------------------------------------------------------------------
 
@@ -700,14 +716,16 @@ class DataKeyStore:
 
     # ----- internals --------------------------------------------------------------------
 
-    def _register(self, kid: str, session: Session, now: datetime) -> None:
+    def _register(
+        self, kid: str, session: Session, now: datetime, *, retired: bool = False
+    ) -> None:
         # Write first (insert, or nothing if known), never read-then-write: on SQLite a
         # transaction that has read cannot take the write lock once another connection has
         # written ("database is locked" at once, without waiting for the busy timeout).
         check = self.ring.get(kid).wrap(_CHECK_KEY, _CHECK_OWNER)
         session.execute(
             _upsert(session)(kek_registry)
-            .values(kid=kid, check_value=check, created_at=now)
+            .values(kid=kid, check_value=check, created_at=now, retired_at=now if retired else None)
             .on_conflict_do_nothing(index_elements=[kek_registry.c.kid])
         )
 

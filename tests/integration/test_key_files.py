@@ -1,5 +1,5 @@
 """Key files an operator can lose or damage: `chronicle init` never makes a new KEK for a
-database that already relies on one (both stores), a stray key file is never registered,
+database that already relies on one (both stores), a stray key file is never relied on,
 and a damaged signing key or KEK file is one `error:` line naming the file, on every verb
 that needs it and on `serve`, never a traceback (a supervisor would loop on it)."""
 
@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -87,9 +88,10 @@ def test_init_refuses_a_new_kek_for_a_database_with_keys_then_works_once_restore
         records.close()
 
 
-def test_a_stray_key_file_is_refused_and_never_registered(store: Store, tmp_path: Path) -> None:
+def test_a_stray_key_file_is_refused_then_wraps_nothing(store: Store, tmp_path: Path) -> None:
     """A wrong KEK file in place of the real one stops the start before anything is
-    written; registered, it would be required for ever after the real one is back."""
+    written (registered, it would be required for ever after the real one is back); left
+    beside the restored real one, it is never used to wrap a data key."""
     settings = settings_for(store, tmp_path / "home")
     kid = populated(settings)
     real = settings.keys_dir / f"kek-{kid}.json"
@@ -103,11 +105,29 @@ def test_a_stray_key_file_is_refused_and_never_registered(store: Store, tmp_path
     assert "chronicle init" not in str(e.value)
     assert snapshot(settings.store_url) == before
 
-    stray.unlink()
+    # The real KEK is restored and the stray, newer, left beside it (the issue's case): the
+    # stray wraps nothing — registered as retired — and new pupils stay under the real KEK.
     aside.rename(real)
+    stray_kid = stray.name.removeprefix("kek-").removesuffix(".json")
     records = open_records(settings)
     try:
-        assert [e.kid for e in records.data_keys.epochs()] == [kid]
+        late = a_pupil("Late")
+        records.save(late)
+        epochs = {e.kid: e for e in records.data_keys.epochs()}
+        assert epochs[kid].retired_at is None and epochs[stray_kid].retired_at is not None
+        assert epochs[kid].live_keys == 2 and epochs[stray_kid].live_keys == 0
+        # The next rotation moves everyone to a new KEK and files the stray as retired.
+        rotation = records.data_keys.rotate_epoch(datetime.now(UTC))
+        assert set(rotation.retired) == {kid}
+        assert not stray.exists() and (settings.keys_dir / "retired" / stray.name).exists()
+    finally:
+        records.close()
+    records = open_records(settings)  # the real KEK's backup is all a restore needed
+    try:
+        assert {e.payload["legal_given_names"] for e in records.registrations()} == {
+            "Kept",
+            "Late",
+        }
     finally:
         records.close()
 
