@@ -34,7 +34,12 @@ from api.settings import Settings
 from api.users import Users
 from crypto.datakeys import keys_in_use
 from crypto.kek import FileKekRing, key_file_problem, key_files
-from crypto.signing import create_signing_key, load_signing_key, public_key_hex
+from crypto.signing import (
+    SIGNING_KEY_FILE,
+    create_signing_key,
+    load_signing_key,
+    public_key_hex,
+)
 from domain.policy import resolve_policy
 from projections.catalogue import build_projections
 from projections.ledger import Ledger
@@ -79,8 +84,9 @@ def init_home(settings: Settings) -> InitReport:
     if home.exists():
         check_home(settings)
     existed = any(settings.keys_dir.glob("kek-*.json")) if settings.keys_dir.exists() else False
-    if not existed:
-        _refuse_new_kek_for_keyed_database(settings)
+    signing_existed = (settings.keys_dir / SIGNING_KEY_FILE).exists()
+    if not (existed and signing_existed):
+        _refuse_new_keys_for_keyed_database(settings, kek=not existed)
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     FileKekRing.create(settings.keys_dir, development=not settings.production)
     create_signing_key(settings.keys_dir)
@@ -107,11 +113,13 @@ def init_home(settings: Settings) -> InitReport:
     )
 
 
-def _refuse_new_kek_for_keyed_database(settings: Settings) -> None:
-    """`init` is about to create a KEK: refuse if the database already holds data keys
-    wrapped under another (or names KEKs in force). A new KEK could not unwrap them, and
-    once the real one is restored the new one would be current, wrapping new pupils' keys
-    without ever having been backed up. Reads only; nothing is written."""
+def _refuse_new_keys_for_keyed_database(settings: Settings, *, kek: bool) -> None:
+    """`init` is about to create a KEK (`kek`) or the signing key: refuse if the database
+    already relies on a KEK (one in force in its registry, or live wrapped data keys).
+    A new KEK could not unwrap them, and once the real one is restored the new one would
+    be current, wrapping new pupils' keys without ever having been backed up; a new
+    signing key would not verify the purge journal or match the published key. Reads
+    only; nothing is written."""
     if settings.database_url is None and not settings.sqlite_path.is_file():
         return  # a new SQLite home: no database yet
     engine = create_engine(settings.store_url)
@@ -121,15 +129,24 @@ def _refuse_new_kek_for_keyed_database(settings: Settings) -> None:
         raise _unreachable(settings, e) from None
     finally:
         engine.dispose()
-    if found.kids:
+    if not found.kids:
+        return
+    database = display_url(settings.store_url)
+    if kek:
         raise SetupError(
-            f"the database at {display_url(settings.store_url)} already relies on "
-            f"key-encryption key(s) {', '.join(found.kids)} ({found.wrapped_keys} pupils' "
-            f"data keys are wrapped), and {settings.keys_dir} holds none: restore "
-            "kek-*.json (and retired/) from your key backup, then run the command again "
-            '(docs/operations.md, "Missing or wrong key-encryption key"). `chronicle init` '
-            "will not create a new key for this database; nothing was written"
+            f"the database at {database} already relies on key-encryption key(s) "
+            f"{', '.join(found.kids)} ({found.wrapped_keys} pupils' data keys are wrapped), "
+            f"and {settings.keys_dir} holds none: restore kek-*.json (and retired/) from "
+            'your key backup, then run the command again (docs/operations.md, "Missing or '
+            'wrong key-encryption key"). `chronicle init` will not create a new key for '
+            "this database; nothing was written"
         )
+    raise SetupError(
+        f"the checkpoint signing key {settings.keys_dir / SIGNING_KEY_FILE} is missing and "
+        f"the database at {database} already holds the trust's records: restore it from "
+        'your key backup (docs/operations.md, "Damaged signing key"). `chronicle init` '
+        "will not create a new signing key for this database; nothing was written"
+    )
 
 
 def check_home(settings: Settings) -> None:

@@ -192,6 +192,24 @@ def test_missing_kek_message_says_restore_never_init(
     assert list((home / "keys").glob("kek-*.json")) == []
 
 
+def test_init_never_makes_a_new_signing_key_for_a_database_with_records(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A new signing key would not match the published key nor verify the purge journal:
+    `init` refuses, writes nothing, and works again once the key is restored."""
+    home = tmp_path / "home"
+    populated(Settings(home=home))
+    path = home / "keys" / "checkpoint-signing.pem"
+    saved = path.read_bytes()
+    path.unlink()
+    one_error_line(chronicle(monkeypatch, capsys, home, "init"), str(path), "restore it")
+    assert not path.exists()
+    path.write_bytes(saved)
+    path.chmod(0o600)
+    assert chronicle(monkeypatch, capsys, home, "init")[0] == 0
+    assert path.read_bytes() == saved
+
+
 def _x25519_pem() -> bytes:
     return X25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
