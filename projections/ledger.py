@@ -66,7 +66,7 @@ from crypto.merkle import (
 )
 from crypto.signing import public_key_hex
 from projections.bulk import bulk_write
-from projections.journal import append_record, read_records
+from projections.journal import JournalError, append_missing, append_record, read_journal_file
 
 metadata = MetaData()
 leaves = Table(
@@ -209,6 +209,8 @@ class Ledger:
         self._clock = clock
         self._lock = threading.Lock()
         self.public_key = public_key_hex(signing_key) if signing_key else None
+        self.journal_notices: list[str] = []
+        self._journal_behind = False  # a journal append failed: reconcile at the next one
         metadata.create_all(engine, checkfirst=True)
 
     # ----- integration ------------------------------------------------------------------
@@ -403,11 +405,47 @@ class Ledger:
             return [_signed_from_json(json.loads(b)) for b in bodies]
 
     def journal_checkpoints(self) -> list[SignedCheckpoint]:
-        return [_signed_from_json(record) for record in read_records(self.journal)]
+        """The checkpoints in the journal, oldest first. Torn lines are set aside and said
+        once (`projections.journal`); that line, and any record that is not a checkpoint,
+        is kept in `journal_notices` for the caller to show."""
+        found = read_journal_file(self.journal)
+        if found.notice:
+            self.journal_notices.append(found.notice)
+        signed = []
+        for number, record in enumerate(found.records, start=1):
+            try:
+                signed.append(_signed_from_json(record))
+            except (KeyError, TypeError):
+                self.journal_notices.append(
+                    f"journal {self.journal}: record {number} is not a signed checkpoint (skipped)"
+                )
+        return signed
+
+    def reconcile_journal(self) -> list[SignedCheckpoint]:
+        """Append to the journal every database checkpoint it lacks (a crash or a full disk
+        between the database commit and the journal append), oldest first; return them."""
+        if self.journal is None:
+            return []
+        return rejournal(self.journal, self.checkpoints())
 
     def _append_journal(self, signed: SignedCheckpoint) -> None:
-        if self.journal is not None:
-            append_record(self.journal, signed.as_json())
+        """After the database commit. A crash before this line is written is repaired by
+        `reconcile_journal` at the next start; a failed append (a full disk) by the next
+        checkpoint of this process too, which journals what the failed one did not."""
+        if self.journal is None:
+            return
+        try:
+            if self._journal_behind:
+                self.reconcile_journal()
+            else:
+                append_record(self.journal, signed.as_json())
+            self._journal_behind = False
+        except JournalError as e:
+            self._journal_behind = True
+            raise LedgerError(
+                f"{e} (the checkpoint of size {signed.checkpoint['size']} is stored in the "
+                "database; it is journalled at the next checkpoint or start)"
+            ) from None
 
 
 class Stop(Protocol):
@@ -460,6 +498,22 @@ class LedgerFollower:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def rejournal(journal: Path, stored: Sequence[SignedCheckpoint]) -> list[SignedCheckpoint]:
+    """Append to `journal` each of the `stored` (database) checkpoints it lacks, by size
+    and root, oldest first, in one locked write; return those appended."""
+    added = append_missing(
+        journal,
+        [c.as_json() for c in sorted(stored, key=lambda c: c.checkpoint["size"])],
+        key=lambda r: (r["checkpoint"]["size"], r["checkpoint"]["root"]),
+    )
+    return [_signed_from_json(r) for r in added]
+
+
+def signed_checkpoint(data: dict[str, Any]) -> SignedCheckpoint:
+    """A signed checkpoint from its JSON form (a journal record, a database row's body)."""
+    return _signed_from_json(data)
 
 
 def _signed_from_json(data: dict[str, Any]) -> SignedCheckpoint:
