@@ -26,6 +26,7 @@ from crypto.envelope import stored_commitment
 from crypto.errors import KeyShredded
 from crypto.kek import KekRing
 from crypto.mapper import SealingMapper, event_type
+from domain.access import AccessLogOpened, RecordsViewed
 from domain.errors import DomainError, PupilPurged, UnknownPupil
 from domain.events import PupilRegistered, RecordsPurged
 from domain.policy import DEFAULT_POLICY_NAME, TrustPolicy, load_policy_named
@@ -75,6 +76,11 @@ class PupilRecords(Application[UUID]):
         self._ring = ring
         self.policy = policy or load_policy_named(DEFAULT_POLICY_NAME)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        # The newest position (notification id) in the event log of a pupil's event, and of
+        # an access record, this process has committed: how far a read must see (`Reads`
+        # wait for their read models to reach it), with no query to learn it.
+        self.written_to = 0
+        self.viewed_to = 0
         super().__init__(
             env={"PERSISTENCE_MODULE": get_topic(_Factory), "SQLALCHEMY_URL": database_url}
         )
@@ -123,7 +129,8 @@ class PupilRecords(Application[UUID]):
                 # Only if the recorder's hook did not run (nothing else to write): the key
                 # still commits with the events, never after them.
                 pending.store(session)
-                return saved
+            self._committed(saved)
+            return saved
         except IntegrityError:
             for new_pupil in new:
                 self.data_keys.forget(new_pupil.id)
@@ -139,6 +146,15 @@ class PupilRecords(Application[UUID]):
             raise
         finally:
             _NEW_KEYS.reset(token)
+
+    def _committed(self, saved: Any) -> None:
+        """Move `written_to` / `viewed_to` on past what was just committed."""
+        for recording in saved or ():
+            position = recording.notification.id
+            if isinstance(recording.domain_event, AccessLogOpened | RecordsViewed):
+                self.viewed_to = max(self.viewed_to, position)
+            else:
+                self.written_to = max(self.written_to, position)
 
     # ----- reading ----------------------------------------------------------------------
 

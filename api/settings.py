@@ -36,6 +36,16 @@ class Settings(BaseSettings):
     # or with one token prefix, within the window, after which sign-ins are refused (429).
     sign_in_max_failures: int = Field(default=10, ge=1, le=10_000)
     sign_in_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    # A running server signs a checkpoint over new events at most this often (ms): a commit
+    # is in a signed checkpoint within about this long (docs/performance.md).
+    checkpoint_every_ms: int = Field(default=200, ge=10, le=60_000)
+    # A signed-in token is trusted for this long without a query; a revocation made by
+    # another process is seen within it (0: look every token up every time).
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # SQLite's `PRAGMA quick_check` at every start: a damaged database file is refused with
+    # one line before anything reads or writes it. Off only to save its time on a very
+    # large file (it reads every page; docs/operations.md, "Damaged database").
+    sqlite_quick_check: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -177,6 +180,8 @@ class Users:
         return sorted({a.strip() for a in academies})
 
     def revoke(self, name: str, now: datetime) -> User:
+        global _revocations
+        _revocations += 1  # this process's token caches forget every token at once
         with self._engine.begin() as conn:
             done = conn.execute(
                 update(api_users)
@@ -204,6 +209,47 @@ class Users:
         with self._engine.connect() as conn:
             row = conn.execute(select(api_users).where(where)).first()
         return None if row is None else _user(row)
+
+
+# Bumped by every revocation in this process: a cached sign-in from before it is not used.
+_revocations = 0
+
+
+class TokenCache:
+    """Recently signed-in tokens (by their hash, never the token), each for `ttl` seconds:
+    a request with a known token then needs no query. A revocation in this process clears
+    it at once; one made elsewhere (`chronicle users revoke`, another worker) is seen
+    within `ttl` (CHRONICLE_TOKEN_CACHE_SECONDS, docs/api.md). Revoked and unknown tokens
+    are never cached: they are looked up, and audited, every time."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self._clock = ttl, clock
+        self._found: dict[str, tuple[float, int, User]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> User | None:
+        if self.ttl <= 0:
+            return None
+        key = token_hash(token)
+        with self._lock:
+            entry = self._found.get(key)
+            if entry is None:
+                return None
+            expires, generation, user = entry
+            if expires <= self._clock() or generation != _revocations:
+                del self._found[key]
+                return None
+            return user
+
+    def put(self, token: str, user: User) -> None:
+        if self.ttl <= 0 or user.revoked_at is not None:
+            return
+        with self._lock:
+            if len(self._found) >= self.MAX_ENTRIES:
+                self._found.clear()
+            self._found[token_hash(token)] = (self._clock() + self.ttl, _revocations, user)
 
 
 def _role(role: Role | str) -> Role:

@@ -155,6 +155,20 @@ class ProjectionRunner:
             self._caught_up_to = max(self._caught_up_to, head)
         return done
 
+    def wait_for(self, position: int) -> None:
+        """Return once every projection has applied every event up to `position` (a
+        position a write reported, see `PupilRecords.written_to`): at once, with no query,
+        when this process knows they have; otherwise by catching up here. A read that
+        follows no write of its own therefore never touches the runner."""
+        if position <= self._caught_up_to:
+            return
+        self.catch_up()
+
+    @property
+    def caught_up_to(self) -> int:
+        """Every projection has applied every event up to this position (a lower bound)."""
+        return self._caught_up_to
+
     def _head(self) -> int:
         with self._transaction(False) as session:
             return int(session.execute(select(func.max(self._events.c.id))).scalar() or 0)
@@ -543,3 +557,35 @@ def _raw_uuid(value: object) -> UUID:
     if isinstance(value, bytes | memoryview) and len(value) == 16:
         return UUID(bytes=bytes(value))
     return _uuid(value)
+
+
+class ProjectionFollower:
+    """Keeps the read models following the event log in the background (a thread of the
+    server), so reads find them current and only a read right after its own write catches
+    up itself (`ProjectionRunner.wait_for`). Polls every `interval` seconds; an error is
+    kept in `error` and following goes on."""
+
+    def __init__(self, runner: ProjectionRunner, interval: float = 0.05) -> None:
+        self.runner, self.interval = runner, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.runner.catch_up()
+                self.error = None
+            except Exception as e:  # a store hiccup must not end the follower
+                self.error = e
+            self._stop.wait(self.interval)
+
+    def start(self) -> ProjectionFollower:
+        self._thread = threading.Thread(target=self.run, name="projection-follower", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()

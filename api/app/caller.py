@@ -25,6 +25,10 @@ class Caller:
     role: Role
     academies: frozenset[str] = frozenset()
     user_id: UUID | None = None
+    # The newest event-log position this person has seen written (their last write's,
+    # returned to them with it, and sent back with a read that another worker may answer:
+    # the `X-Chronicle-Position` header, or the web session). Reads show at least that.
+    seen: int = 0
 
     @classmethod
     def of_user(cls, user: User) -> Caller:

@@ -10,11 +10,11 @@ the write. Nothing here knows about HTTP, pages or terminals.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
 
-from api.app.access import record_views
+from api.app.access import GroupCommit
 from api.app.caller import Access, Caller
 from api.app.errors import AppError, forbidden
 from api.app.idempotency import IdempotencyStore
@@ -41,6 +41,11 @@ class Parts:
     runner: ProjectionRunner
     # None when the installation has no signing key or purge journal here: purges refused.
     retention: Retention | None = None
+    # Access records of readers arriving together, committed in one transaction.
+    views: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.views = GroupCommit(self.records)
 
 
 class UseCases:
@@ -124,11 +129,20 @@ class UseCases:
     ) -> None:
         """One access record per pupil shown, before anything is shown."""
         ids = list(dict.fromkeys(pupil_ids))
-        record_views(self._parts.records, ids, caller.recorder, what, purpose)
+        if ids:
+            self._parts.views.record(ids, caller.recorder, what, purpose)
 
-    def catch_up(self) -> None:
-        """Bring the read models up to date, so a read sees every write made before it."""
-        self._parts.runner.catch_up()
+    def catch_up(self, caller: Caller | None = None, *, access: bool = False) -> None:
+        """Make the read models show every pupil write this process committed before the
+        read, and every write the caller says they have made elsewhere (`caller.seen`: a
+        position another worker returned); with `access`, every access record too. A read
+        that follows no new write returns at once: the projections follow the log in the
+        background (`ProjectionFollower`), so a read never waits for others' reads."""
+        records = self._parts.records
+        position = max(records.written_to, caller.seen if caller is not None else 0)
+        if access:
+            position = max(position, records.viewed_to)
+        self._parts.runner.wait_for(position)
 
     def names(self, pupil_ids: Sequence[UUID]) -> dict[UUID, ShownName]:
         ids = list(dict.fromkeys(pupil_ids))

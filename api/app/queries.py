@@ -151,7 +151,7 @@ class Reads(UseCases):
         allowed = self.allow(caller, "read_chronology")
         stated = self.purpose(caller, purpose)
         pupil = self.pupil_in_scope(caller, pupil_id, allowed)
-        self.catch_up()
+        self.catch_up(caller)
         view = self.view_for(caller)
         records = self._parts.records
         entries = chronology(
@@ -213,7 +213,7 @@ class Reads(UseCases):
         self.allow(caller, "list_pupils")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up()
+        self.catch_up(caller)
         reader = RegisterReader(self._parts.records)
         if scope is None or len(scope) == 1:
             one = None if scope is None else scope[0]
@@ -234,7 +234,7 @@ class Reads(UseCases):
         self.allow(caller, "list_pupils")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up()
+        self.catch_up(caller)
         records = self._parts.records
         now_at = {r.pupil_id: r.academy for r in RegisterReader(records).page().rows}
         found = [
@@ -264,7 +264,7 @@ class Reads(UseCases):
         self.allow(caller, "list_pupils")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up()
+        self.catch_up(caller)
         records = self._parts.records
         reader = RegisterReader(records)
         known = reader.academies()
@@ -339,7 +339,7 @@ class Reads(UseCases):
         day = as_of or self.today()
         if not date(1900, 1, 1) <= day <= date(2999, 12, 31):
             raise invalid(f"as_of {day} is out of range")
-        self.catch_up()
+        self.catch_up(caller)
         found = due_deadlines(
             self._parts.records,
             as_of=day,
@@ -367,7 +367,7 @@ class Reads(UseCases):
         self.allow(caller, "list_cross_references")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up()
+        self.catch_up(caller)
         found = [
             x
             for x in read_cross_references(self._parts.records, academy=academy)
@@ -388,7 +388,7 @@ class Reads(UseCases):
         self.allow(caller, "list_awaiting_decision")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up()
+        self.catch_up(caller)
         found = [
             w
             for w in awaiting_decision(self._parts.records, academy=academy)
@@ -415,7 +415,7 @@ class Reads(UseCases):
         scope = self.academies(caller, academy)
         if pupil is not None:
             self.check_scope(caller, pupil, self.allow(caller, "read_access_log"))
-        self.catch_up()
+        self.catch_up(caller, access=True)
         return access_log(
             self._parts.records,
             pupil=pupil,
@@ -434,7 +434,7 @@ class Reads(UseCases):
     ) -> tuple[date, list[RetentionEntry]]:
         """Pupils due for purge, under a legal hold, purged, or all not yet purged."""
         self.allow(caller, "read_retention_schedule")
-        self.catch_up()
+        self.catch_up(caller)
         reader = RetentionReader(self._parts.records)
         day = as_of or self.today()
         views: dict[str, Callable[[], list[RetentionEntry]]] = {
@@ -458,7 +458,7 @@ class Reads(UseCases):
         """One pupil's place on the schedule; a purged pupil raises PupilPurged."""
         allowed = self.allow(caller, "read_pupil_retention")
         self.check_scope(caller, pupil_id, allowed)
-        self.catch_up()
+        self.catch_up(caller)
         entry = RetentionReader(self._parts.records).entry(pupil_id)
         if entry is None:
             raise busy("schedule_behind", "the retention schedule has not caught up: try again")

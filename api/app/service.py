@@ -18,6 +18,7 @@ from api.app.writes import Entries
 from api.users import User
 from domain.policy import TrustPolicy
 from projections.ledger import LedgerFollower
+from projections.runner import ProjectionFollower
 
 
 class Chronicle:
@@ -43,12 +44,23 @@ class Chronicle:
         return self.now().date()
 
     def authenticate(self, token: str) -> User | None:
-        """The person holding a bearer token (revoked or not), or None."""
-        return self._parts.users.by_token(token)
+        """The person holding a bearer token (revoked or not), or None (a web session's
+        token, on each request: cached for CHRONICLE_TOKEN_CACHE_SECONDS)."""
+        return self.sign_ins.known(token)
 
-    def ledger_follower(self, interval: float) -> LedgerFollower:
-        """Keeps checkpoints current while a server runs (started and stopped with it)."""
-        return LedgerFollower(self._parts.ledger, interval)
+    def ledger_follower(self, interval: float, sign_every: float = 0.2) -> LedgerFollower:
+        """Keeps checkpoints current while a server runs (started and stopped with it):
+        integrates every `interval` seconds, signs at most every `sign_every`."""
+        return LedgerFollower(self._parts.ledger, interval, sign_every=sign_every)
+
+    def position(self) -> int:
+        """How far this process has written the log (the newest pupil event it committed):
+        a read given this position shows every one of those writes."""
+        return self._parts.records.written_to
+
+    def projection_follower(self, interval: float) -> ProjectionFollower:
+        """Keeps the read models following the log while a server runs, so reads need not."""
+        return ProjectionFollower(self._parts.runner, interval)
 
     def close(self) -> None:
         self._parts.records.close()

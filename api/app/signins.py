@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import string
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -39,7 +40,7 @@ from api.app.caller import Caller
 from api.app.core import Parts, UseCases
 from api.app.errors import AppError
 from api.settings import Settings, load_settings
-from api.users import User
+from api.users import TokenCache, User
 
 Channel = Literal["api", "web"]
 # Outcomes that count towards throttling, and the refusal of a throttled attempt.
@@ -119,8 +120,13 @@ class SignIns(UseCases):
         super().__init__(parts)
         self._engine = parts.records.datastore.engine
         metadata.create_all(self._engine, checkfirst=True)
+        settings = load_settings()
         # CHRONICLE_SIGN_IN_MAX_FAILURES and CHRONICLE_SIGN_IN_WINDOW_SECONDS by default.
-        self.limits = limits or SignInLimits.from_settings(load_settings())
+        self.limits = limits or SignInLimits.from_settings(settings)
+        self.tokens = TokenCache(settings.token_cache_seconds)
+        # When this process last recorded a failure from a source or with a prefix: a
+        # cached token is checked against the counts again while one is recent.
+        self._failed: dict[str, float] = {}
 
     def authenticate(self, token: str, source: str | None, channel: Channel) -> User | None:
         """The person holding `token` (revoked or not), or None; a failure is audited.
@@ -129,6 +135,9 @@ class SignIns(UseCases):
         had too many failures recently, before the token is looked at."""
         now = _utc(self.now())
         where, prefix = _source(source), token_prefix(token)
+        cached = self.tokens.get(token)
+        if cached is not None and not self._failed_lately(where, prefix):
+            return cached
         wait = self._wait(now, where, prefix)
         if wait is not None:
             self._record(now, where, prefix, channel, THROTTLED)
@@ -143,7 +152,26 @@ class SignIns(UseCases):
         user = self._parts.users.by_token(token)
         if user is None or user.revoked_at is not None:
             self._record(now, where, prefix, channel, UNKNOWN if user is None else REVOKED)
+        else:
+            self.tokens.put(token, user)
         return user
+
+    def known(self, token: str) -> User | None:
+        """The person holding a token already signed in (a web session's), or None: from
+        the cache when it has them, else looked up (not audited: no one is signing in)."""
+        user = self.tokens.get(token)
+        if user is None:
+            user = self._parts.users.by_token(token)
+            if user is not None:
+                self.tokens.put(token, user)
+        return user
+
+    def _failed_lately(self, source: str, prefix: str) -> bool:
+        window = self.limits.window.total_seconds()
+        now = time.monotonic()
+        return any(
+            now - self._failed.get(key, -math.inf) < window for key in (source, prefix) if key
+        )
 
     def read_audit(
         self,
@@ -210,6 +238,11 @@ class SignIns(UseCases):
         return max(1, math.ceil((frees_at - now).total_seconds()))
 
     def _record(self, now: datetime, source: str, prefix: str, channel: str, outcome: str) -> None:
+        if len(self._failed) > 10_000:
+            self._failed.clear()
+        for key in (source, prefix):
+            if key:
+                self._failed[key] = time.monotonic()
         with self._engine.begin() as conn:
             conn.execute(
                 insert(sign_in_audit).values(

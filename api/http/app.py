@@ -12,6 +12,8 @@ from api.http import commands, docs, errors, exports, ledger, pupils, reads, ret
 from api.http.hardening import Hardening, Limits
 from api.settings import load_settings
 from api.web import install as install_web
+from projections.ledger import LedgerFollower
+from projections.runner import ProjectionFollower
 
 DESCRIPTION = """\
 The SEND records of the trust's pupils. Authenticate with your personal token
@@ -29,16 +31,28 @@ def create_app(
     limits: Limits | None = None,
 ) -> FastAPI:
     """The API and the web pages over `chronicle`; with `follow_ledger`, a ledger follower
-    keeps checkpoints current while the app runs (started and stopped with it). `limits`
-    (request sizes) default to the settings' (CHRONICLE_MAX_BODY_BYTES, …)."""
+    keeps checkpoints current and a projection follower the read models while the app runs
+    (started and stopped with it). `limits` (request sizes) default to the settings'
+    (CHRONICLE_MAX_BODY_BYTES, …)."""
+
+    settings = load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        follower = chronicle.ledger_follower(follow_interval).start() if follow_ledger else None
+        followers: list[LedgerFollower | ProjectionFollower] = (
+            [
+                chronicle.projection_follower(follow_interval).start(),
+                chronicle.ledger_follower(
+                    follow_interval, sign_every=settings.checkpoint_every_ms / 1000
+                ).start(),
+            ]
+            if follow_ledger
+            else []
+        )
         try:
             yield
         finally:
-            if follower is not None:
+            for follower in followers:
                 follower.stop()
 
     app = FastAPI(
@@ -53,7 +67,7 @@ def create_app(
     app.state.chronicle = chronicle
     # Bounded input, security headers on every answer, one log line for an unexpected
     # error (api/http/hardening.py): the outermost of the app's own middleware.
-    app.add_middleware(Hardening, limits=limits or Limits.from_settings(load_settings()))
+    app.add_middleware(Hardening, limits=limits or Limits.from_settings(settings))
     errors.install(app)
     docs.install(app)
     app.include_router(pupils.router)

@@ -7,6 +7,7 @@ authority.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -67,7 +68,18 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def permitted(request: Request, user: CurrentUser) -> Caller:
+def permitted(
+    request: Request,
+    user: CurrentUser,
+    x_chronicle_position: Annotated[
+        str | None,
+        Header(
+            max_length=20,
+            description="The highest X-Chronicle-Position a write answered you with: the "
+            "answer then shows that write, whichever server process answers.",
+        ),
+    ] = None,
+) -> Caller:
     """The caller, if their role may use this route's use case at all; 403 otherwise."""
     route = request.scope.get("route")
     endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
@@ -77,7 +89,17 @@ def permitted(request: Request, user: CurrentUser) -> Caller:
             f"a {user.role.value} may not use {endpoint} (see docs/permissions.md); ask "
             "someone whose role may"
         )
-    return Caller.of_user(user)
+    caller = Caller.of_user(user)
+    if x_chronicle_position is not None:
+        text = x_chronicle_position.strip()
+        if not text.isascii() or not text.isdigit() or len(text) > 18:
+            raise AppError(
+                400,
+                "bad_position",
+                "X-Chronicle-Position must be the number a write's answer gave (digits only)",
+            )
+        caller = replace(caller, seen=int(text))
+    return caller
 
 
 Permitted = Annotated[Caller, Depends(permitted)]

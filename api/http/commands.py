@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from api.app.bodies import RegisterPupil
 from api.app.catalogue import COMMANDS, Command
+from api.app.service import Chronicle
 from api.app.writes import Saved
 from api.http.auth import BasedOn, ChronicleDep, IdempotencyKey, Permitted
 from api.http.errors import responses
@@ -25,9 +26,11 @@ router = APIRouter(prefix="/pupils", tags=["entries"])
 _WRITE_ERRORS = responses(400, 401, 403, 404, 409, 410, 422, 428)
 
 
-def answer(saved: Saved) -> JSONResponse:
-    """201 with what was written; a retried request gets its first answer, marked."""
-    headers = {"ETag": f'"{saved.version}"'}
+def answer(saved: Saved, app: Chronicle) -> JSONResponse:
+    """201 with what was written; a retried request gets its first answer, marked. The
+    X-Chronicle-Position header is how far the log is written: sent back with a read, it
+    makes the answer show this write, whichever server process answers (docs/api.md)."""
+    headers = {"ETag": f'"{saved.version}"', "X-Chronicle-Position": str(app.position())}
     if saved.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(saved.as_json(), status_code=201, headers=headers)
@@ -41,7 +44,7 @@ def register_pupil(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Open a pupil's SEND record at one of your academies."""
-    return answer(app.entries.register(caller, body, idempotency_key))
+    return answer(app.entries.register(caller, body, idempotency_key), app)
 
 
 def _route(command: Command) -> Callable[..., JSONResponse]:
@@ -56,7 +59,7 @@ def _route(command: Command) -> Callable[..., JSONResponse]:
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         saved = app.entries.add(caller, command.slug, pupil_id, body, based_on, idempotency_key)
-        return answer(saved)
+        return answer(saved, app)
 
     post.__name__ = command.slug.replace("-", "_").replace("/", "_")
     post.__doc__ = f"{command.summary} (If-Match: the version you read.) Records `{command.event}`."
