@@ -25,11 +25,13 @@ def test_a_tribunal_export_verifies_and_is_recorded(api: Api) -> None:
     got = api.client.post(f"/pupils/{pupil.id}/exports", headers=h, json=EXPORT)
     assert got.status_code == 201, got.text
     bundle = got.json()
-    assert bundle["format"] == "chronicle-export/1"
+    assert bundle["format"] == "chronicle-export/2"
     assert bundle["purpose"] == "send_tribunal_appeal"
+    assert bundle["manifest"]["recipient"] == "First-tier Tribunal (SEND)"
+    assert bundle["manifest"]["exported_by"]["role"] == "tribunal"
     assert [e["seq"] for e in bundle["events"]] == list(range(1, head + 1))
     verdict = verify_bundle(bundle, bundle["public_key"])
-    assert verdict.valid, verdict.failure
+    assert verdict.valid and verdict.anchored and verdict.version == 2, verdict.failure
     digest = got.headers["X-Export-Digest"]
     assert digest == bundle_digest(bundle)
     disclosed = api.records.entries(pupil.id)[-1]
