@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -14,7 +16,7 @@ from pathlib import Path
 import sqlalchemy.exc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing import persistence
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
 from api.academies import Academies
@@ -42,7 +44,9 @@ from crypto.signing import (
 )
 from domain.policy import resolve_policy
 from projections.catalogue import build_projections
-from projections.ledger import Ledger
+from projections.journal import JournalError, read_journal_file
+from projections.ledger import Ledger, SignedCheckpoint, rejournal, signed_checkpoint
+from projections.ledger import checkpoints as checkpoint_table
 from projections.runner import ProjectionRunner
 
 log = logging.getLogger("chronicle.start")
@@ -190,6 +194,7 @@ def open_records(
             "CHRONICLE_HOME to your installation's folder"
         )
     check_home(settings)
+    check_store(settings)  # damaged, emptied, rolled back; journals reconciled
     policy = resolve_policy(settings.policy)
     ring = FileKekRing(settings.keys_dir, allow_development=not settings.production)
     try:
@@ -391,3 +396,175 @@ def _unreachable(settings: Settings, e: Exception) -> StoreUnavailable:
 def display_url(url: str) -> str:
     """The URL with any password hidden, safe for messages and logs."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+# ----- the store and its journals, checked at every start -----------------------------------
+
+
+def check_store(settings: Settings) -> list[str]:
+    """At every start, before the database is opened for use (docs/operations.md, "Recovery
+    runbook"); returns the lines it said (each also logged as a warning):
+
+    1. both journals are read: a torn line is set aside in `<journal>.torn` and said, never
+       fatal (`projections.journal`);
+    2. SQLite: the database file is checked with `PRAGMA quick_check`
+       (CHRONICLE_SQLITE_QUICK_CHECK); a damaged file is refused;
+    3. the database's newest checkpoint must be at least the journal's newest, and the
+       journal's newest must be in the database with the same root: a database restored to
+       before it, emptied (a missing or 0-byte SQLite file) or replaced is refused, naming
+       both sizes. Nothing is written before a refusal;
+    4. every database checkpoint the journal lacks (a crash or a full disk between the
+       database commit and the journal append) is appended to it: "N checkpoint(s)
+       re-journalled". A journal that cannot be written then is said, not fatal.
+    """
+    said: list[str] = []
+    journal = journal_path(settings)
+    found = read_journal_file(journal)
+    purges_found = read_journal_file(purge_journal_path(settings))
+    said += [n for n in (found.notice, purges_found.notice) if n]
+    journalled = _checkpoints_of(found.records)
+    newest = max(journalled, key=lambda c: c.checkpoint["size"], default=None)
+    database = display_url(settings.store_url)
+    sqlite = _sqlite_path(settings.store_url)
+    if sqlite is not None:
+        empty = "does not exist" if not sqlite.exists() else None
+        if empty is None and sqlite.stat().st_size == 0:
+            empty = "is empty (0 bytes)"
+        if empty is not None:
+            if newest is not None:
+                raise SetupError(
+                    _behind(database, 0, newest, journal, f"the database file {sqlite} {empty}")
+                )
+            return said
+        if settings.sqlite_quick_check:
+            _quick_check(sqlite)
+    stored = _stored_checkpoints(settings)
+    if newest is not None:
+        size = newest.checkpoint["size"]
+        top = max((c.checkpoint["size"] for c in stored), default=0)
+        if top < size:
+            raise SetupError(_behind(database, top, newest, journal, None))
+        if not any(c.checkpoint == newest.checkpoint for c in stored):
+            raise SetupError(
+                f"the database at {database} has no checkpoint of size {size} with the root "
+                f"the checkpoint journal {journal} records (the database's newest is size "
+                f"{top}): it is another installation's database, or its history was "
+                "rewritten. Nothing was changed. Point CHRONICLE_DATABASE_URL at this "
+                "installation's database or restore it from your newest backup "
+                '(docs/operations.md, Recovery runbook, "Database behind its journal")'
+            )
+    have = {(c.checkpoint["size"], c.checkpoint["root"]) for c in journalled}
+    missing = [c for c in stored if (c.checkpoint["size"], c.checkpoint["root"]) not in have]
+    if missing:
+        try:
+            added = rejournal(journal, missing)
+        except JournalError as e:
+            line = f"{len(missing)} checkpoint(s) of the database are not journalled yet: {e}"
+        else:
+            line = (
+                f"{len(added)} checkpoint(s) re-journalled: the database had them and the "
+                f"checkpoint journal {journal} did not (sizes "
+                f"{_sizes([c.checkpoint['size'] for c in added])})"
+            )
+        log.warning(line)
+        said.append(line)
+    return said
+
+
+def _behind(
+    database: str, size: int, newest: SignedCheckpoint, journal: Path, what: str | None
+) -> str:
+    found = what or f"the database at {database} holds checkpoints up to size {size}"
+    return (
+        f"{found} but the checkpoint journal {journal} records a checkpoint of size "
+        f"{newest.checkpoint['size']} (issued {newest.checkpoint['issued_at']}): the database "
+        "was restored from an older backup, emptied or replaced, and entries written since "
+        "would be lost. Nothing was changed. Restore the newest backup, or accept the loss "
+        'as docs/operations.md, Recovery runbook, "Database behind its journal" says'
+    )
+
+
+def _checkpoints_of(records: list[dict[str, object]]) -> list[SignedCheckpoint]:
+    found = []
+    for record in records:
+        with suppress(KeyError, TypeError):
+            found.append(signed_checkpoint(record))
+    return found
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    database = parsed.database
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+        or parsed.query.get("uri")
+    ):
+        return None
+    return Path(database)
+
+
+def _quick_check(path: Path) -> None:
+    """`PRAGMA quick_check` on the file (reads every page; writes nothing). Only damage is
+    refused here: SQLite's corrupt or not-a-database errors, or problems quick_check lists.
+    Any other error (locked, a full disk, a read-only file) is not damage, so it is left to
+    the opening that follows, which says what it is."""
+    problem: str | None = None
+    try:
+        connection = sqlite3.connect(path, timeout=30)
+        try:
+            rows = [str(r[0]) for r in connection.execute("PRAGMA quick_check")]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as e:
+        code = getattr(e, "sqlite_errorcode", 0) & 0xFF
+        text = str(e).lower()
+        if code not in (_SQLITE_CORRUPT, _SQLITE_NOTADB) and not (
+            "malformed" in text or "not a database" in text
+        ):
+            return
+        problem = str(e)
+    else:
+        if rows != ["ok"]:
+            problem = f"{len(rows)} problem(s), the first: {rows[0][:120]}"
+    if problem is not None:
+        raise SetupError(
+            f"the SQLite database {path} is damaged (quick_check: {problem}). Nothing was "
+            "changed. Stop Chronicle and restore the database from your newest backup "
+            '(docs/operations.md, Recovery runbook, "Damaged database")'
+        )
+
+
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # SQLite's primary result codes for damage
+
+
+def _stored_checkpoints(settings: Settings) -> list[SignedCheckpoint]:
+    """The database's checkpoints (none when it has no ledger yet), read on an engine of
+    its own that is disposed of straight after."""
+    engine = create_engine(settings.store_url)
+    try:
+        with engine.connect() as connection:
+            if not sqlalchemy.inspect(connection).has_table(checkpoint_table.name):
+                return []
+            bodies = connection.execute(
+                select(checkpoint_table.c.body).order_by(checkpoint_table.c.size)
+            ).scalars()
+            return _checkpoints_of([json.loads(b) for b in bodies])
+    except _UNREACHABLE as e:
+        raise _unreachable(settings, e) from None
+    except sqlalchemy.exc.DatabaseError as e:
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0][:120]
+        raise SetupError(
+            f"the database at {display_url(settings.store_url)} cannot be read ({reason}). "
+            "Nothing was changed. Restore it from your newest backup (docs/operations.md, "
+            'Recovery runbook, "Damaged database")'
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _sizes(sizes: list[int]) -> str:
+    shown = ", ".join(str(s) for s in sizes[:10])
+    return shown + (f" and {len(sizes) - 10} more" if len(sizes) > 10 else "")

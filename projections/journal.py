@@ -55,7 +55,12 @@ _REWRITE_SUFFIX = ".rewrite"
 
 
 class JournalError(OSError):
-    """A journal could not be written; the message names the file and what to do."""
+    """A journal could not be written; the message names the file and what to do. An
+    `OSError` with the system's `errno` and the journal as `filename`, so whatever handles
+    a failed file operation handles it too."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else super().__str__()
 
 
 @dataclass(frozen=True)
@@ -78,16 +83,23 @@ class JournalRead:
     notice: str | None = None
 
 
-def checksum(record: dict[str, Any]) -> str:
-    """Hex SHA-256 of JCS(record): the `sha256` of the record's journal line."""
-    return hashlib.sha256(canonical_json(record)).hexdigest()
+def checksum(record: dict[str, Any], *, checked: bool = False) -> str:
+    """Hex SHA-256 of JCS(record): the `sha256` of the record's journal line. Reading passes
+    `checked=True`, skipping JCS's inspection for floats and unsafe integers (a line's
+    record was inspected when it was written; one edited since fails its checksum anyway)."""
+    return hashlib.sha256(canonical_json(record, checked=checked)).hexdigest()
 
 
 def encode_line(record: dict[str, Any]) -> bytes:
-    """The self-checking journal line for `record`, newline included."""
-    return (
-        json.dumps({"record": record, "sha256": checksum(record)}, sort_keys=True).encode() + b"\n"
-    )
+    """The self-checking journal line for `record`, newline included: JCS(record) as it is
+    hashed, so a reader checks the line's bytes without encoding the record again."""
+    body = canonical_json(record)
+    digest = hashlib.sha256(body).hexdigest().encode()
+    return _HEAD + body + _DIGEST + digest + _TAIL + b"\n"
+
+
+_HEAD, _DIGEST, _TAIL = b'{"record":', b',"sha256":"', b'"}'
+_AFTER = len(_DIGEST) + 64 + len(_TAIL)  # the bytes after the record in such a line
 
 
 def torn_path(journal: Path) -> Path:
@@ -184,7 +196,7 @@ def _write_error(journal: Path, e: OSError) -> JournalError:
     else:
         fix = "check the disk (dmesg) and try again"
     error = JournalError(f"cannot write the journal {journal}: {reason}; {fix}")
-    error.errno = e.errno
+    error.errno, error.filename = e.errno, str(journal)
     return error
 
 
@@ -270,6 +282,9 @@ def _parse(data: bytes) -> tuple[list[dict[str, Any]], list[TornLine], list[_Lin
 
 
 def _parse_line(number: int, raw: bytes) -> _Line:
+    fast = _as_written(raw)
+    if fast is not None:
+        return _Line(number, raw, [(raw, fast)], None)
     try:
         value = json.loads(raw)
     except ValueError:
@@ -285,6 +300,23 @@ def _parse_line(number: int, raw: bytes) -> _Line:
     return _Line(number, raw, [(raw, record)], None)
 
 
+def _as_written(raw: bytes) -> dict[str, Any] | None:
+    """The record of a line exactly as `encode_line` writes it whose checksum holds (the
+    common case: the record's bytes are hashed as they stand), else None."""
+    if len(raw) < len(_HEAD) + _AFTER or not raw.startswith(_HEAD) or not raw.endswith(_TAIL):
+        return None
+    body, rest = raw[len(_HEAD) : -_AFTER], raw[-_AFTER:]
+    if not rest.startswith(_DIGEST):
+        return None
+    if hashlib.sha256(body).hexdigest().encode() != rest[len(_DIGEST) : -len(_TAIL)]:
+        return None
+    try:
+        record = json.loads(body)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _checked(value: Any) -> dict[str, Any] | None:
     """The record of a self-checking line whose checksum holds, else None."""
     if not isinstance(value, dict) or set(value) != {"record", "sha256"}:
@@ -293,7 +325,7 @@ def _checked(value: Any) -> dict[str, Any] | None:
     if not isinstance(record, dict) or not isinstance(value["sha256"], str):
         return None
     try:
-        return record if checksum(record) == value["sha256"] else None
+        return record if checksum(record, checked=True) == value["sha256"] else None
     except CanonicalJSONError:
         return None
 

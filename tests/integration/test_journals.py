@@ -78,7 +78,7 @@ def test_a_line_that_fails_its_checksum_is_set_aside(tmp_path: Path) -> None:
     for n in (1, 2, 3):
         append_record(journal, _record(n))
     lines = journal.read_bytes().splitlines(keepends=True)
-    lines[1] = lines[1].replace(b'"n": 2', b'"n": 7')  # parses, but not what was written
+    lines[1] = lines[1].replace(b'"n":2', b'"n":7')  # parses, but not what was written
     journal.write_bytes(b"".join(lines))
     found = read_journal_file(journal)
     assert found.records == [_record(1), _record(3)]
@@ -231,7 +231,7 @@ def test_an_append_on_a_full_disk_fails_cleanly_leaves_nothing_and_works_once_fr
             append_record(journal, _record(n))
             appended = n
     assert appended < 39
-    assert refused.value.errno == errno.ENOSPC
+    assert refused.value.errno == errno.ENOSPC and refused.value.filename == str(journal)
     message = str(refused.value)
     assert message.startswith(f"cannot write the journal {journal}: No space left on device")
     assert "free space" in message and "\n" not in message
