@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy.engine import Engine
+
 from api.app.core import Parts
 from api.app.exports import Exports
 from api.app.oversight import Purges
@@ -39,6 +41,13 @@ class Chronicle:
 
     def now(self) -> datetime:
         return self._parts.records.clock()
+
+    @property
+    def engine(self) -> Engine:
+        """The installation's database, for what the edges keep there themselves: the web's
+        sessions (api/web/sessions.py) and the follower lease (api/leader.py)."""
+        engine: Engine = self._parts.records.datastore.engine
+        return engine
 
     def today(self) -> date:
         return self.now().date()

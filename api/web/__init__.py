@@ -28,7 +28,7 @@ def install(app: FastAPI, chronicle: Chronicle) -> Web:
         lstrip_blocks=True,
     )
     install_filters(env)
-    web = Web(chronicle, Sessions(), env)
+    web = Web(chronicle, Sessions(chronicle.engine), env)
     app.include_router(account.router(web))
     app.include_router(pupils.router(web))
     app.include_router(oversight.router(web))

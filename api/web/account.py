@@ -144,7 +144,7 @@ def router(web: Web) -> APIRouter:
             )
             return _sign_in_form(request, next_page, message, 401 if token else 422)
         web.sessions.end(request.cookies.get(COOKIE))  # no session fixation
-        session_id = web.sessions.start(token, datetime.now(UTC))
+        session_id = web.sessions.start(user, datetime.now(UTC))
         viewer = web.viewer_for(session_id)
         target = _safe_next(next_page) or (home_of(viewer) if viewer else "/")
         response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)

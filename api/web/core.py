@@ -7,7 +7,7 @@ import logging
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -80,7 +80,9 @@ class Viewer:
 
     @property
     def caller(self) -> Caller:
-        return Caller.of_user(self.user)
+        # `seen`: the person's own writes through this session, on whichever worker they
+        # were made, are shown by a read on this one (api/web/sessions.py).
+        return replace(Caller.of_user(self.user), seen=self.session.seen)
 
     def may(self, page: str) -> bool:
         return page_access(page, self.role) is not Access.DENIED
@@ -125,17 +127,33 @@ class Web:
         return self.now().date()
 
     def viewer(self, request: Request) -> Viewer | None:
-        return self.viewer_for(request.cookies.get(COOKIE))
+        """The signed-in person, looked up once per request (and kept for `keep`)."""
+        found: Viewer | None = getattr(request.state, "viewer", None)
+        if found is None:
+            found = self.viewer_for(request.cookies.get(COOKIE))
+            request.state.viewer = found
+        return found
 
     def viewer_for(self, session_id: str | None) -> Viewer | None:
-        session = self.sessions.get(session_id, datetime.now(UTC))
-        if session is None or session_id is None:
+        found = self.sessions.get(session_id, datetime.now(UTC))
+        if found is None or session_id is None:
             return None
-        user = self.app.authenticate(session.token)
-        if user is None or user.revoked_at is not None:
+        session, user = found
+        if user.revoked_at is not None:
             self.sessions.end(session_id)
             return None
         return Viewer(user, session, session_id)
+
+    def keep(self, request: Request) -> None:
+        """Write back what this request changed in the person's session: the notices for the
+        next page, and after a form was sent (a write, perhaps) this process's write
+        position, so the next page shows it whichever worker serves it."""
+        viewer: Viewer | None = getattr(request.state, "viewer", None)
+        if viewer is None:
+            return
+        if request.method == "POST":
+            viewer.session.seen = max(viewer.session.seen, self.app.position())
+        self.sessions.save(viewer.session)
 
     def signed_in(self, request: Request) -> Viewer:
         found = self.viewer(request)
@@ -255,6 +273,14 @@ def unavailable_page(web: Web, request: Request, exc: Exception) -> Response:
     return page
 
 
+def _keep_after_error(web: Web, request: Request) -> None:
+    """`Web.keep` for an error page: the error is the answer, whatever happens here."""
+    try:
+        web.keep(request)
+    except Exception as e:
+        log.warning("web session not updated after an error page: %s", type(e).__name__)
+
+
 def guarded(web: Web) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
     """Turn known failures into HTML error pages, and anything else into a 500 page that
     names a reference only (never the request's content, which may hold pupil data)."""
@@ -265,13 +291,17 @@ def guarded(web: Web) -> Callable[[Callable[P, Response]], Callable[P, Response]
             request = kwargs.get("request")
             assert isinstance(request, Request)
             try:
-                return handler(*args, **kwargs)
+                response = handler(*args, **kwargs)
+                # Before the answer leaves: the next page may be served by another worker.
+                web.keep(request)
+                return response
             except Redirect as r:
                 return RedirectResponse(r.location, status_code=303, headers=SECURITY_HEADERS)
             except (PageError, DomainError, AppError, CryptoError) as e:
                 page = web.error_page(request, as_page_error(e))
                 if page.status_code == 503:
                     page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                _keep_after_error(web, request)
                 return page
             except Exception as e:
                 if database_unavailable(e):
