@@ -24,11 +24,11 @@ BENCHMARKS = {
     "ledger": "integration rate, commit-to-checkpoint latency, proof times, offline verification",
     "chronology": "a 1,000-entry pupil's chronology read, in a store and in one 10x larger",
     "projections": "rebuild and catch-up rates, register and census query times",
-    "http": "a real `chronicle serve`: 32 clients, mixed reads and If-Match writes, both stores",
+    "http": "wrk against a real `chronicle serve`: routes vs the /docs ceiling, mixed, soak",
 }
 # Benchmarks whose module is not bench/<NAME>.py (bench/http.py would shadow the stdlib's
 # `http`: this script's folder is first on sys.path).
-MODULES = {"http": "http_load"}
+MODULES = {"http": "http_wrk"}
 
 
 def machine() -> dict[str, Any]:
