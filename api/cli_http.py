@@ -29,6 +29,15 @@ err = Console(stderr=True, soft_wrap=True)
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (PostgreSQL only; SQLite is single-process). One of them "
+            "runs the ledger and projection followers (docs/operations.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs); a ledger follower signs checkpoints as it runs."""
     import uvicorn
@@ -37,22 +46,34 @@ def serve(
     from api.http.hardening import uvicorn_options
 
     settings = load_settings()
+    if workers > 1 and not settings.store_url.startswith("postgresql"):
+        _fail(
+            f"--workers {workers}: SQLite is single-process, so Chronicle on SQLite runs one "
+            "server process; use PostgreSQL (CHRONICLE_DATABASE_URL) for more workers"
+        )
+    # access_log=False: uvicorn's access log would write request paths and queries,
+    # which are ids and filters, but nothing personal should ever depend on that.
+    options = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "info",
+        **uvicorn_options(settings),
+    }
+    if workers > 1:
+        # Opened (and closed) here first: a misconfigured installation is one error line
+        # rather than one per worker, and a purge a crash interrupted is finished once,
+        # before the workers start. Each worker then opens its own (api/http/asgi.py).
+        open_chronicle(settings).close()
+        uvicorn.run("api.http.asgi:app", factory=True, workers=workers, **options)
+        return
     chronicle = open_chronicle(settings)
     try:
         app = create_app(chronicle, follow_ledger=True)
         # Long-lived objects made at start-up are never garbage; keeping full collections
         # from walking them keeps tail latency down (docs/performance.md).
         gc.freeze()
-        # access_log=False: uvicorn's access log would write request paths and queries,
-        # which are ids and filters, but nothing personal should ever depend on that.
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            access_log=False,
-            log_level="info",
-            **uvicorn_options(settings),
-        )
+        uvicorn.run(app, **options)
     finally:
         chronicle.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -10,10 +10,9 @@ from fastapi import FastAPI
 from api.app.service import Chronicle
 from api.http import commands, docs, errors, exports, ledger, pupils, reads, retention, signins
 from api.http.hardening import Hardening, Limits
+from api.leader import FollowerLease
 from api.settings import load_settings
 from api.web import install as install_web
-from projections.ledger import LedgerFollower
-from projections.runner import ProjectionFollower
 
 DESCRIPTION = """\
 The SEND records of the trust's pupils. Authenticate with your personal token
@@ -29,31 +28,41 @@ def create_app(
     follow_ledger: bool = False,
     follow_interval: float = 0.05,
     limits: Limits | None = None,
+    close_on_shutdown: bool = False,
 ) -> FastAPI:
     """The API and the web pages over `chronicle`; with `follow_ledger`, a ledger follower
     keeps checkpoints current and a projection follower the read models while the app runs
-    (started and stopped with it). `limits` (request sizes) default to the settings'
-    (CHRONICLE_MAX_BODY_BYTES, …)."""
+    (started and stopped with it), in one process of all those serving the installation:
+    the one holding the follower lease (api/leader.py; on SQLite, this one). `limits`
+    (request sizes) default to the settings' (CHRONICLE_MAX_BODY_BYTES, …). With
+    `close_on_shutdown` the app closes `chronicle` when it stops (a worker process that
+    opened its own, api/http/asgi.py)."""
 
     settings = load_settings()
 
+    def start_followers() -> Callable[[], None]:
+        sign_every = settings.checkpoint_every_ms / 1000
+        projections = chronicle.projection_follower(follow_interval).start()
+        ledger_follower = chronicle.ledger_follower(follow_interval, sign_every=sign_every)
+        ledger_follower.start()
+
+        def stop() -> None:
+            projections.stop()
+            ledger_follower.stop()
+
+        return stop
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        followers: list[LedgerFollower | ProjectionFollower] = (
-            [
-                chronicle.projection_follower(follow_interval).start(),
-                chronicle.ledger_follower(
-                    follow_interval, sign_every=settings.checkpoint_every_ms / 1000
-                ).start(),
-            ]
-            if follow_ledger
-            else []
-        )
+        lease = FollowerLease(chronicle.engine, start_followers).start() if follow_ledger else None
+        app.state.follower_lease = lease
         try:
             yield
         finally:
-            for follower in followers:
-                follower.stop()
+            if lease is not None:
+                lease.stop()
+            if close_on_shutdown:
+                chronicle.close()
 
     app = FastAPI(
         title="Chronicle",
