@@ -38,6 +38,13 @@ def serve(
             "runs the ledger and projection followers (docs/operations.md).",
         ),
     ] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Addresses of the reverse proxies whose X-Forwarded-For/-Proto are believed "
+            "(comma-separated, or *); default FORWARDED_ALLOW_IPS or 127.0.0.1,::1.",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs); a ledger follower signs checkpoints as it runs."""
     import uvicorn
@@ -60,6 +67,10 @@ def serve(
         "log_level": "info",
         **uvicorn_options(settings),
     }
+    if forwarded_allow_ips is not None:
+        # The client's address (for the sign-in throttle and audit) and https (for the
+        # cookie's Secure flag) from these proxies' headers (docs/operations.md).
+        options["forwarded_allow_ips"] = forwarded_allow_ips
     if workers > 1:
         # Opened (and closed) here first: a misconfigured installation is one error line
         # rather than one per worker, and a purge a crash interrupted is finished once,
