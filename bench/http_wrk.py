@@ -30,8 +30,9 @@ benchmark installs it (`apt-get install -y wrk`); otherwise it prints that comma
 back to a Python client (16 threads, one httpx connection each), and the result says which
 load generator ran. The 1-minute load average is recorded before and after each store.
 
-`python bench/http_wrk.py --write-docs RESULT.json [FILE]` puts the rendered section in
-docs/performance.md (or FILE), replacing an earlier "HTTP throughput (wrk)" section.
+`python bench/http_wrk.py --write-docs RESULT.json [FILE]` (RESULT.json from `--json`) puts
+the rendered section in docs/performance.md (or FILE), replacing an earlier "HTTP throughput
+(wrk)" section, with CHRONICLE_BENCH_NOTE, if set, as a paragraph after the run's line.
 """
 
 from __future__ import annotations
@@ -694,6 +695,7 @@ def render(result: dict[str, Any]) -> str:
         f"{result['load_at_end'][0]:.2f} at the end"
         + (" (**a quick run: short, smoke-test figures**)." if quick else "."),
         "",
+        *([note, ""] if (note := os.environ.get("CHRONICLE_BENCH_NOTE")) else []),
         *table(result),
         "",
         *soak_table(result),
@@ -731,7 +733,10 @@ def write_docs(section: str, path: Path) -> None:
     """Put `section` in `path`, replacing an earlier one (up to the next `## ` heading)."""
     body = path.read_text()
     start = body.find(SECTION)
-    if start < 0:
+    before = body.find("\n## HTTP API\n")  # the older benchmark's section follows this one
+    if start < 0 and before >= 0:
+        body = body[: before + 1] + section.rstrip("\n") + "\n\n" + body[before + 1 :]
+    elif start < 0:
         body = body.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     else:
         end = body.find("\n## ", start + len(SECTION))
