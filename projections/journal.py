@@ -11,12 +11,14 @@ before the caller goes on.
 sorted keys, no whitespace, UTF-8.) A line without `sha256` — written by earlier versions —
 is read as the record itself. Records never have a top-level `sha256` key.
 
-**Appending** (`append_record`) takes an exclusive `flock` on the journal, writes the whole
-line with one `os.write`, fsyncs the file, and fsyncs the folder when it created the file.
-If the file does not end with a newline (an earlier append died part-way), the line starts
-with one, so a torn tail stays a line of its own and never swallows the new record. An
-append that fails (ENOSPC, EIO) cuts the file back to its length before the append, so it
-leaves nothing behind, and raises `JournalError` with one line naming the file and the fix.
+**Appending** (`append_record`, or `locked` for a writer that commits to the database and
+journals as one step for every other process) takes an exclusive `flock` on the journal,
+writes the whole line with one `os.write`, fsyncs the file, and fsyncs the folder when it
+created the file. If the file does not end with a newline (an earlier append died
+part-way), the line starts with one, so a torn tail stays a line of its own and never
+swallows the new record. An append that fails (ENOSPC, EIO) cuts the file back to its
+length before the append, so it leaves nothing behind, and raises `JournalError` with one
+line naming the file and the fix.
 
 **Reading** (`read_journal_file`) detects every line that does not parse, is not an object,
 or fails its checksum ("torn": what a crash or a full disk leaves). Torn lines are never
@@ -113,14 +115,8 @@ def append_record(journal: Path, record: dict[str, Any]) -> None:
     """Append one record as a self-checking line, durably (see the module). The file is
     created 0600 and its folder 0700 (whatever the umask); a journal found with looser
     modes is made 0600. Raises `JournalError` when the line could not be written whole."""
-    line = encode_line(record)
-    try:
-        with _for_append(journal) as fd:
-            _append(fd, line)
-    except JournalError:
-        raise
-    except OSError as e:
-        raise _write_error(journal, e) from None
+    with locked(journal) as held:
+        held.append([record])
 
 
 def append_missing(
@@ -129,24 +125,63 @@ def append_missing(
     """Append, in order, each of `records` whose `key` no record of the journal has, in one
     write under the journal's lock (so two processes reconciling at once add each once);
     return those appended. Torn lines count as absent (set them aside first)."""
+    with locked(journal) as held:
+        missing = held.missing(records, key)
+        held.append(missing)
+        return missing
+
+
+class HeldJournal:
+    """A journal under this process's exclusive lock (`locked`): no other process appends,
+    sets torn lines aside or reconciles until the block ends."""
+
+    def __init__(self, journal: Path, fd: int) -> None:
+        self.path, self._fd = journal, fd
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        """Append the records' lines in one write (nothing for no records); `JournalError`
+        when they could not be written whole (then none of them is left in the file)."""
+        if not records:
+            return
+        try:
+            _append(self._fd, b"".join(encode_line(r) for r in records))
+        except OSError as e:
+            raise _write_error(self.path, e) from None
+
+    def missing(
+        self, records: list[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable]
+    ) -> list[dict[str, Any]]:
+        """Those of `records` whose `key` no intact record of the journal has, in order."""
+        try:
+            present, _, _ = _parse(_read_fd(self._fd))
+        except OSError as e:
+            raise _write_error(self.path, e) from None
+        have = set()
+        for record in present:
+            with suppress(KeyError, TypeError, ValueError):
+                have.add(key(record))
+        missing = []
+        for record in records:
+            if key(record) not in have:
+                have.add(key(record))
+                missing.append(record)
+        return missing
+
+
+@contextmanager
+def locked(journal: Path) -> Iterator[HeldJournal]:
+    """The journal (created if missing) under an exclusive lock for the block: what a writer
+    does inside — a database commit, then its journal line — happens as one step for every
+    other process that takes the lock (a start reconciling the journal, a reader setting
+    torn lines aside). `JournalError` if it cannot be opened or created."""
+    opened = False
     try:
         with _for_append(journal) as fd:
-            present, _, _ = _parse(_read_fd(fd))
-            have = set()
-            for record in present:
-                with suppress(KeyError, TypeError, ValueError):
-                    have.add(key(record))
-            missing = []
-            for record in records:
-                if key(record) not in have:
-                    have.add(key(record))
-                    missing.append(record)
-            if missing:
-                _append(fd, b"".join(encode_line(r) for r in missing))
-            return missing
-    except JournalError:
-        raise
+            opened = True
+            yield HeldJournal(journal, fd)
     except OSError as e:
+        if opened or isinstance(e, JournalError):
+            raise
         raise _write_error(journal, e) from None
 
 

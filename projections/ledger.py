@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +67,7 @@ from crypto.merkle import (
 )
 from crypto.signing import public_key_hex
 from projections.bulk import bulk_write
-from projections.journal import JournalError, append_missing, append_record, read_journal_file
+from projections.journal import HeldJournal, JournalError, locked, read_journal_file
 
 metadata = MetaData()
 leaves = Table(
@@ -370,18 +370,25 @@ class Ledger:
             signed = SignedCheckpoint(
                 body, sign_checkpoint(self._signing_key, body), self.public_key
             )
-            with self.transaction(True) as session:
-                session.execute(
-                    insert(checkpoints).values(
-                        size=size,
-                        root=body["root"],
-                        issued_at=body["issued_at"],
-                        log=body["log"],
-                        signature=signed.signature,
-                        body=json.dumps(signed.as_json()),
-                    )
-                )
-            self._append_journal(signed)
+            # The journal is locked from before the commit until its line is written, so
+            # a start reconciling the journal never finds this checkpoint half-done.
+            try:
+                with locked(self.journal) if self.journal else nullcontext() as journal:
+                    with self.transaction(True) as session:
+                        session.execute(
+                            insert(checkpoints).values(
+                                size=size,
+                                root=body["root"],
+                                issued_at=body["issued_at"],
+                                log=body["log"],
+                                signature=signed.signature,
+                                body=json.dumps(signed.as_json()),
+                            )
+                        )
+                    if journal is not None:
+                        self._append_journal(signed, journal)
+            except JournalError as e:  # the journal could not even be opened
+                raise LedgerError(f"{e} (no checkpoint was signed)") from None
             return signed
 
     def sign_manifest(self, manifest: dict[str, Any]) -> str:
@@ -424,22 +431,27 @@ class Ledger:
 
     def reconcile_journal(self) -> list[SignedCheckpoint]:
         """Append to the journal every database checkpoint it lacks (a crash or a full disk
-        between the database commit and the journal append), oldest first; return them."""
+        between the database commit and the journal append), oldest first; return them.
+        The database is read under the journal's lock, so a checkpoint being signed by
+        another process at that moment is not taken for a missing one."""
         if self.journal is None:
             return []
-        return rejournal(self.journal, self.checkpoints())
+        with locked(self.journal) as journal:
+            return self._rejournal(journal)
 
-    def _append_journal(self, signed: SignedCheckpoint) -> None:
-        """After the database commit. A crash before this line is written is repaired by
-        `reconcile_journal` at the next start; a failed append (a full disk) by the next
-        checkpoint of this process too, which journals what the failed one did not."""
-        if self.journal is None:
-            return
+    def _rejournal(self, journal: HeldJournal) -> list[SignedCheckpoint]:
+        return rejournal_held(journal, self.checkpoints())
+
+    def _append_journal(self, signed: SignedCheckpoint, journal: HeldJournal) -> None:
+        """After the database commit, under the journal's lock. A crash before the line is
+        written is repaired by `reconcile_journal` at the next start; a failed append (a
+        full disk) by the next checkpoint of this process too, which journals what the
+        failed one did not."""
         try:
             if self._journal_behind:
-                self.reconcile_journal()
+                self._rejournal(journal)
             else:
-                append_record(self.journal, signed.as_json())
+                journal.append([signed.as_json()])
             self._journal_behind = False
         except JournalError as e:
             self._journal_behind = True
@@ -519,12 +531,20 @@ class LedgerFollower:
 def rejournal(journal: Path, stored: Sequence[SignedCheckpoint]) -> list[SignedCheckpoint]:
     """Append to `journal` each of the `stored` (database) checkpoints it lacks, by size
     and root, oldest first, in one locked write; return those appended."""
-    added = append_missing(
-        journal,
-        [c.as_json() for c in sorted(stored, key=lambda c: c.checkpoint["size"])],
-        key=lambda r: (r["checkpoint"]["size"], r["checkpoint"]["root"]),
+    with locked(journal) as held:
+        return rejournal_held(held, stored)
+
+
+def rejournal_held(
+    journal: HeldJournal, stored: Sequence[SignedCheckpoint]
+) -> list[SignedCheckpoint]:
+    """`rejournal` on a journal this process already holds locked."""
+    records = [c.as_json() for c in sorted(stored, key=lambda c: c.checkpoint["size"])]
+    missing = journal.missing(
+        records, key=lambda r: (r["checkpoint"]["size"], r["checkpoint"]["root"])
     )
-    return [_signed_from_json(r) for r in added]
+    journal.append(missing)
+    return [_signed_from_json(r) for r in missing]
 
 
 def signed_checkpoint(data: dict[str, Any]) -> SignedCheckpoint:

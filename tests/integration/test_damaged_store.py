@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 from api.bootstrap import SetupError, init_home, journal_path, open_ledger, purge_journal_path
 from api.bootstrap import open_records as open_home_records
 from api.settings import Settings, load_settings
-from projections.journal import read_journal_file, torn_path
+from projections.journal import HeldJournal, read_journal_file, torn_path
 from tests.conftest import Store
 from tests.factories import a_pupil
 
@@ -156,7 +156,7 @@ def test_a_crash_between_the_database_commit_and_the_journal_append_is_repaired_
     def crash(*_: object) -> None:
         raise Crash("after the database commit, before the journal append")
 
-    monkeypatch.setattr("projections.ledger.append_record", crash)
+    monkeypatch.setattr(HeldJournal, "append", crash)
     records = open_home_records(settings)
     try:  # one process: two checkpoints committed, each dying before its journal line
         ledger = open_ledger(settings, records)

@@ -17,6 +17,7 @@ import logging
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from api.bootstrap import build_ledger
 from api.retention import read_journal
 from crypto.jcs import canonical_json
 from projections.journal import (
+    HeldJournal,
     JournalError,
     append_record,
     read_journal_file,
@@ -293,3 +295,42 @@ def test_a_checkpoint_on_a_full_disk_is_one_error_and_journalled_once_space_is_f
     ledger.checkpoint()
     assert ledger.journal_checkpoints() == ledger.checkpoints()  # the missed one, then the new
     assert read_journal_file(ledger.journal).torn == []
+
+
+def test_a_reconcile_racing_checkpoints_never_takes_one_being_journalled_for_missing(
+    open_records: OpenRecords, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start reconciles while another process signs checkpoints: the journal is locked
+    from before each commit until its line is written, so the reconcile finds nothing
+    missing (it would, every time, if it could look between the two) and each checkpoint
+    is journalled exactly once. The append is slowed to widen the window."""
+    records = open_records()
+    key = Ed25519PrivateKey.generate()
+    journal = tmp_path / "checkpoints.jsonl"
+    signer, starter = build_ledger(records, key, journal), build_ledger(records, None, journal)
+    slow_append = HeldJournal.append
+
+    def append(self: HeldJournal, lines: list[dict[str, Any]]) -> None:
+        time.sleep(0.02)
+        slow_append(self, lines)
+
+    monkeypatch.setattr(HeldJournal, "append", append)
+    done = threading.Event()
+    rejournalled: list[int] = []
+
+    def reconcile() -> None:
+        while not done.is_set():
+            rejournalled.extend(c.checkpoint["size"] for c in starter.reconcile_journal())
+
+    thread = threading.Thread(target=reconcile)
+    thread.start()
+    try:
+        for _ in range(15):
+            records.save(a_pupil())
+            signer.checkpoint()
+    finally:
+        done.set()
+        thread.join()
+    assert rejournalled == []
+    sizes = [c.checkpoint["size"] for c in signer.journal_checkpoints()]
+    assert sizes == [c.checkpoint["size"] for c in signer.checkpoints()] and len(sizes) == 15
