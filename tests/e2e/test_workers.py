@@ -1,8 +1,9 @@
 """`chronicle serve --workers N` in real processes on a real PostgreSQL database: one
 follower lease across the workers (kill its holder and another takes over within seconds,
 what is written after is checkpointed, nothing integrated twice, `ledger verify` passes);
-web sessions survive the killed worker and a restart of the whole service; SQLite refuses
-more than one worker. Each test makes its own CHRONICLE_HOME (and database) and drops it.
+a web session survives the killed worker and a restart of the whole service; SQLite
+refuses more than one worker. Each test makes its own CHRONICLE_HOME (and database) and
+drops it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bench.http_load import LiveServer, ServerFailed, _free_port, live_server, p
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import a_upn
 
-TAKE_OVER_S = 5.0  # the lease is retried every second
+TAKE_OVER_S = 10.0  # the lease is retried every second; generous for a loaded machine
 
 
 class Serve:
@@ -176,7 +177,7 @@ def _checkpointed(engine: Engine, within: float) -> tuple[int, int, int, int]:
         time.sleep(0.1)
 
 
-def test_one_worker_follows_and_another_takes_over_when_it_is_killed(
+def test_one_worker_follows_another_takes_over_when_it_is_killed_and_sessions_survive(
     postgres_home: tuple[LiveServer, Engine],
 ) -> None:
     server, engine = postgres_home
@@ -226,6 +227,7 @@ def test_one_worker_follows_and_another_takes_over_when_it_is_killed(
         # The session signed in before the kill still works, whichever worker answers.
         for _ in range(4):
             assert _signed_in_as(web, "lease-sendco")
+        cookie = web.cookies["chronicle_session"]
         web.close()
         api.close()
     finally:
@@ -239,26 +241,14 @@ def test_one_worker_follows_and_another_takes_over_when_it_is_killed(
     events, leaves, distinct, _ = _counts(engine)
     assert events == leaves == distinct  # no event integrated twice, none left out
 
-
-def test_a_web_session_survives_a_restart_of_the_service(tmp_path: Path) -> None:
-    with live_server(tmp_path / "home", None, demo_pupils=0) as server:
-        token = server.add_user("restart-sendco", "sendco")
-        serve = Serve(server)
-        serve.start()
-        try:
-            web = _sign_in(serve.url, token)
-            assert _signed_in_as(web, "restart-sendco")
-            cookie = web.cookies["chronicle_session"]
-            web.close()
-            serve.stop()
-            serve.start()
-            again = httpx.Client(
-                base_url=serve.url, cookies={"chronicle_session": cookie}, timeout=30
-            )
-            assert _signed_in_as(again, "restart-sendco"), serve.log()
-            again.close()
-        finally:
-            serve.stop()
+    # The whole service restarted: the same cookie is still signed in.
+    serve.start()
+    try:
+        again = httpx.Client(base_url=serve.url, cookies={"chronicle_session": cookie})
+        assert _signed_in_as(again, "lease-sendco"), serve.log()
+        again.close()
+    finally:
+        serve.stop()
 
 
 def test_more_than_one_worker_on_sqlite_is_refused(tmp_path: Path) -> None:
