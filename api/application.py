@@ -76,15 +76,17 @@ class PupilRecords(Application[UUID]):
         self._ring = ring
         self.policy = policy or load_policy_named(DEFAULT_POLICY_NAME)
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
-        # The newest position (notification id) in the event log of a pupil's event, and of
-        # an access record, this process has committed: how far a read must see (`Reads`
-        # wait for their read models to reach it), with no query to learn it.
+        # How far a read must see (`Reads` wait for their read models to reach it), with no
+        # query to learn it: the log's head when these records were opened (so a process,
+        # the CLI's included, shows every write made before it started), then the newest
+        # pupil event this process committed; `viewed_to` the same for access records.
         self.written_to = 0
         self.viewed_to = 0
         super().__init__(
             env={"PERSISTENCE_MODULE": get_topic(_Factory), "SQLALCHEMY_URL": database_url}
         )
         self.data_keys.check_keks()
+        self.written_to = self.viewed_to = self.recorder.max_notification_id() or 0
 
     # ----- wiring -----------------------------------------------------------------------
 
