@@ -128,10 +128,10 @@ class Web:
 
     def viewer(self, request: Request) -> Viewer | None:
         """The signed-in person, looked up once per request (and kept for `keep`)."""
-        found: Viewer | None = getattr(request.state, "viewer", None)
-        if found is None:
-            found = self.viewer_for(request.cookies.get(COOKIE))
-            request.state.viewer = found
+        if not getattr(request.state, "viewer_looked_up", False):
+            request.state.viewer = self.viewer_for(request.cookies.get(COOKIE))
+            request.state.viewer_looked_up = True
+        found: Viewer | None = request.state.viewer
         return found
 
     def viewer_for(self, session_id: str | None) -> Viewer | None:
