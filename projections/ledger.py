@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -230,6 +230,12 @@ class Ledger:
         with self.transaction(True) as session:
             if self._engine.dialect.name == "postgresql":
                 session.execute(text(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})"))
+            elif self._engine.dialect.name == "sqlite":
+                # The write lock before the position is read: the driver begins a
+                # transaction only at the first insert, so two processes (a service's
+                # follower, `ledger verify`) could both read one position and insert the
+                # same leaves (a UNIQUE failure in whichever commits second).
+                session.execute(text("BEGIN IMMEDIATE"))
             position, last = session.execute(
                 select(
                     func.coalesce(func.max(leaves.c.notification_id), 0),
@@ -348,6 +354,24 @@ class Ledger:
                 .order_by(leaves.c.seq)
             )
             return [bytes(h) for (h,) in rows]
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """One read transaction that pins a consistent state of the database for every read
+        of this ledger (and of its recorder) made inside it: the datastore's transactions
+        nest, so they all join this one. On PostgreSQL it is REPEATABLE READ, READ ONLY; on
+        SQLite a deferred transaction begun explicitly (the driver begins none for reads, so
+        each read would otherwise see the newest commit), whose first read pins the WAL
+        snapshot. Nothing is written; a long snapshot on SQLite holds back WAL checkpoints
+        until it ends. (`chronicle ledger verify` reads through it.)"""
+        with self.transaction(False) as session:
+            dialect = self._engine.dialect.name
+            if dialect == "postgresql":
+                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            elif dialect == "sqlite":
+                session.execute(text("BEGIN DEFERRED"))
+            session.execute(select(func.count()).select_from(checkpoints)).scalar()  # pins it
+            yield session
 
     # ----- checkpoints ------------------------------------------------------------------
 
