@@ -35,7 +35,7 @@ from api.cli_common import (
 )
 from api.cli_http import serve, users_app
 from api.cli_projections import projections_app
-from api.cli_reads import reads_app
+from api.cli_reads import purged_answered, reads_app
 from api.cli_retention import retention_app
 from api.faults import DATABASE_ERRORS, explain_database_error, explain_os_error
 from api.settings import SettingsError, load_settings
@@ -188,7 +188,7 @@ def chronology(
         author_role=role_filter,
         area=None if area is None else area_of_need(area).value,
     )
-    with chronicle() as app_:
+    with chronicle() as app_, purged_answered(app_):
         caller = operator(by, role)
         pupil_id = resolve_pupil(app_, caller, pupil)
         found = app_.reads.chronology(caller, pupil_id, filters, purpose or None)
@@ -305,23 +305,84 @@ def ledger_consistency(
 
 @ledger_app.command("verify")
 def ledger_verify() -> None:
-    """Recompute the whole ledger from the store and say exactly what is wrong, and where."""
+    """Recompute the whole ledger from the store, on one snapshot, and say exactly what is
+    wrong, and where; a loss two DPOs acknowledged is reported, not failed on."""
     from projections.ledger_audit import audit
+    from projections.ledger_losses import LossBook
 
     with ledger() as (app_, log):
         log.integrate()
-        report = audit(log, opener=app_.sealing_mapper.committed)
+        book = LossBook.beside(app_.datastore.engine, log)
+        report = audit(log, opener=app_.sealing_mapper.committed, acknowledged=book.acknowledged())
     for problem in report.problems:
-        err.print(f"[red]problem:[/red] {problem}", highlight=False)
+        err.print(f"[red]problem:[/red] {escape(str(problem))}", highlight=False)
+    for acknowledgement, excused in report.acknowledged:
+        out.print(
+            f"acknowledged: {escape(acknowledgement.describe())}; {excused} journalled "
+            "checkpoint(s) excused",
+            highlight=False,
+        )
+    if report.after_snapshot:
+        out.print(
+            f"{report.after_snapshot} journalled checkpoint(s) were signed after the snapshot "
+            "and are compared by the next run",
+            highlight=False,
+        )
     summary = (
         f"{report.events} stored events, {report.leaves} log entries, "
         f"{report.checkpoints} checkpoints, {report.decrypted} events decrypted and checked"
     )
+    if report.loss is not None:
+        loss = report.loss
+        err.print(
+            f"[red]loss:[/red] {escape(loss.describe())}. If it is known (a restore), two "
+            f"DPOs acknowledge it: chronicle ledger acknowledge-loss --from-size "
+            f"{loss.from_size} --to-size {loss.to_size} --reason TEXT --by DPO --second DPO",
+            highlight=False,
+        )
     if report.problems:
         raise CommandFailed(
             f"the ledger does not verify: {len(report.problems)} problems ({summary})"
         )
     out.print(f"The ledger verifies: {summary}.")
+
+
+@ledger_app.command("acknowledge-loss")
+def ledger_acknowledge_loss(
+    from_size: Annotated[
+        int, typer.Option("--from-size", min=0, help="As `ledger verify` names it.")
+    ],
+    to_size: Annotated[int, typer.Option("--to-size", min=1, help="As `ledger verify` names it.")],
+    reason: Annotated[
+        str, typer.Option(help="Why the loss is known, e.g. the restore (signed; no pupil data).")
+    ],
+    by: Annotated[str, typer.Option(help="Your staff id (a DPO).")],
+    second: Annotated[str, typer.Option(help="The second DPO's staff id.")],
+) -> None:
+    """Record, signed, that the journalled checkpoints this database does not hold (after
+    restoring an older backup) are a known loss: two DPOs, exactly the range verify names."""
+    from api.ledger_losses import acknowledge_loss
+    from crypto.signing import load_signing_key
+
+    settings = load_settings()
+    with ledger() as (app_, log):
+        record = acknowledge_loss(
+            app_.datastore.engine,
+            log,
+            load_signing_key(settings.keys_dir),
+            from_size=from_size,
+            to_size=to_size,
+            reason=reason,
+            by=by,
+            second=second,
+            now=app_.clock(),
+        )
+    out.print(f"Recorded: {escape(record.describe())}.", highlight=False)
+    out.print(
+        "Signed with the checkpoint key; kept in the database and in "
+        f"{settings.home.resolve() / 'ledger' / 'losses.jsonl'}.",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -374,7 +435,7 @@ def export(
     if as_role not in {r.value for r in Role}:
         raise CommandFailed(f"unknown role {as_role!r} for --as: use tribunal, sendco, dsl, dpo")
     role = Role.DPO if subject_access else Role(as_role)
-    with chronicle() as app_:
+    with chronicle() as app_, purged_answered(app_):
         caller = operator(by, role)
         pupil_id = resolve_pupil(app_, caller, pupil)
         if subject_access:

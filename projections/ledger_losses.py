@@ -200,13 +200,26 @@ class LossBook:
         return _unique([*self._journalled(), *stored])
 
     def _journalled(self) -> list[LossRecord]:
-        found = []
-        for data in read_records(self.journal):
-            try:
-                found.append(_record(data))
-            except (KeyError, TypeError):
-                continue  # not an acknowledgement: never one that excuses anything
-        return found
+        return read_loss_journal(self.journal)
+
+
+def read_loss_journal(journal: Path | None) -> list[LossRecord]:
+    """The acknowledgements in a loss journal (for a start-up check that has no ledger)."""
+    found = []
+    for data in read_records(journal):
+        try:
+            found.append(_record(data))
+        except (KeyError, TypeError):
+            continue  # not an acknowledgement: never one that excuses anything
+    return _unique(found)
+
+
+def excused(
+    signed: SignedCheckpoint, acknowledgements: Iterable[LossRecord], public_key: str | None
+) -> LossRecord | None:
+    """The valid acknowledgement (signed by `public_key`) that lists this journalled
+    checkpoint as lost, if any."""
+    return next((a for a in acknowledgements if a.verifies(public_key) and a.excuses(signed)), None)
 
 
 def _record(data: dict[str, Any]) -> LossRecord:

@@ -150,7 +150,7 @@ def test_the_cli_verify_beside_writers_reports_nothing_false(
                     capture_output=True,
                     text=True,
                 )
-                for _ in range(2)
+                for _ in range(1)
             ]
     finally:
         for r in [*writers, signer]:
