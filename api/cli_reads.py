@@ -9,6 +9,8 @@ their encrypted registration entries for the people who asked.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -18,7 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from api.app.queries import Listing
-from api.cli_common import chronicle, operator, resolve_pupil
+from api.app.service import Chronicle
+from api.cli_common import CommandFailed, chronicle, operator, resolve_pupil
+from domain.errors import PupilPurged
 from domain.values import Role
 from projections.deadlines import Deadline
 
@@ -167,6 +171,8 @@ def access_log(
     caller = operator(by, Role.DSL)
     with chronicle() as app:
         pupil_id = resolve_pupil(app, caller, pupil) if pupil is not None else None
+        if pupil_id is not None:
+            refuse_if_purged(app, pupil_id)
         found = app.reads.access_log_across(
             caller,
             staff=staff,
@@ -191,6 +197,37 @@ def access_log(
         )
     out.print(table)
     out.print(f"{len(found)} reads", highlight=False)
+
+
+@contextmanager
+def purged_answered(app: Chronicle) -> Iterator[None]:
+    """A read of a purged pupil fails (exit 1) with the signed purge record: who, when,
+    and the record's signature, as HTTP's 410 carries it."""
+    try:
+        yield
+    except PupilPurged as e:
+        raise CommandFailed(_purged(app, e.pupil_id, str(e))) from None
+
+
+def refuse_if_purged(app: Chronicle, pupil_id: UUID) -> None:
+    """Fail with the purge record if this installation holds one for the pupil (also after a
+    restore and `reapply-purges`, when the pupil's tombstone is gone but its key is not)."""
+    if app.reads.purge_record_of(pupil_id) is not None:
+        said = f"records of pupil {pupil_id} were purged; nothing can be read or added"
+        raise CommandFailed(_purged(app, pupil_id, said))
+
+
+def _purged(app: Chronicle, pupil_id: object, said: str) -> str:
+    record = app.reads.purge_record_of(pupil_id)
+    if record is None:
+        return said
+    r = record.record
+    return (
+        f"{said}. Purge record: purged at {r['purged_at']}, proposed by {r['proposed_by']}, "
+        f"approved by {r['approved_by']}, head entry {r['head_seq']} at log index "
+        f"{r['log_index']}, signature {record.signature[:16]}… "
+        "(`chronicle retention records --json` has it whole)"
+    )
 
 
 def pupil_names(listing: Listing[Any]) -> dict[UUID, str]:
