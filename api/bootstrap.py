@@ -47,6 +47,7 @@ from projections.catalogue import build_projections
 from projections.journal import JournalError, read_journal_file
 from projections.ledger import Ledger, SignedCheckpoint, rejournal, signed_checkpoint
 from projections.ledger import checkpoints as checkpoint_table
+from projections.ledger_losses import LOSS_JOURNAL, excused, read_loss_journal
 from projections.runner import ProjectionRunner
 
 log = logging.getLogger("chronicle.start")
@@ -182,11 +183,17 @@ def check_home(settings: Settings) -> None:
 
 
 def open_records(
-    settings: Settings, clock: Clock | None = None, *, check_purges: bool = True
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    check_purges: bool = True,
+    check_behind: bool = True,
 ) -> PupilRecords:
     """Open the pupil records named by the settings, failing closed on any key problem, and
     on a journalled purge this database does not reflect (unless `check_purges` is off, which
-    only `chronicle retention reapply-purges` does)."""
+    only `chronicle retention reapply-purges` does), and on a database behind its checkpoint
+    journal (unless `check_behind` is off, which only the verbs of the restore runbook do:
+    `ledger verify`, `ledger acknowledge-loss`, `retention reapply-purges`)."""
     home = settings.home.resolve()
     if not home.is_dir():
         raise SetupError(
@@ -194,7 +201,7 @@ def open_records(
             "CHRONICLE_HOME to your installation's folder"
         )
     check_home(settings)
-    check_store(settings)  # damaged, emptied, rolled back; journals reconciled
+    check_store(settings, behind_ok=not check_behind)  # damaged, emptied, rolled back
     policy = resolve_policy(settings.policy)
     ring = FileKekRing(settings.keys_dir, allow_development=not settings.production)
     try:
@@ -401,7 +408,7 @@ def display_url(url: str) -> str:
 # ----- the store and its journals, checked at every start -----------------------------------
 
 
-def check_store(settings: Settings) -> list[str]:
+def check_store(settings: Settings, *, behind_ok: bool = False) -> list[str]:
     """At every start, before the database is opened for use (docs/operations.md, "Recovery
     runbook"); returns the lines it said (each also logged as a warning):
 
@@ -412,7 +419,10 @@ def check_store(settings: Settings) -> list[str]:
     3. the database's newest checkpoint must be at least the journal's newest, and the
        journal's newest must be in the database with the same root: a database restored to
        before it, emptied (a missing or 0-byte SQLite file) or replaced is refused, naming
-       both sizes. Nothing is written before a refusal;
+       both sizes. Nothing is written before a refusal. Journalled checkpoints that two
+       DPOs acknowledged as lost (`chronicle ledger acknowledge-loss`, a signed record in
+       `ledger/losses.jsonl`) are left out of this comparison; with `behind_ok` (the
+       restore runbook's verbs) a database behind its journal is said, not refused;
     4. every database checkpoint the journal lacks (a crash or a full disk between the
        database commit and the journal append) is appended to it: "N checkpoint(s)
        re-journalled". A journal that cannot be written then is said, not fatal.
@@ -423,6 +433,10 @@ def check_store(settings: Settings) -> list[str]:
     purges_found = read_journal_file(purge_journal_path(settings))
     said += [n for n in (found.notice, purges_found.notice) if n]
     journalled = _checkpoints_of(found.records)
+    acknowledged = read_loss_journal(journal.parent / LOSS_JOURNAL)
+    if acknowledged:
+        public = _public_key_or_none(settings)
+        journalled = [c for c in journalled if excused(c, acknowledged, public) is None]
     newest = max(journalled, key=lambda c: c.checkpoint["size"], default=None)
     database = display_url(settings.store_url)
     sqlite = _sqlite_path(settings.store_url)
@@ -442,6 +456,11 @@ def check_store(settings: Settings) -> list[str]:
     if newest is not None:
         size = newest.checkpoint["size"]
         top = max((c.checkpoint["size"] for c in stored), default=0)
+        if top < size and behind_ok:
+            line = _behind(database, top, newest, journal, None).split(": the database was")[0]
+            line += ": opened for the restore runbook's verbs only"
+            log.warning(line)
+            return [*said, line]
         if top < size:
             raise SetupError(_behind(database, top, newest, journal, None))
         if not any(c.checkpoint == newest.checkpoint for c in stored):
@@ -482,6 +501,15 @@ def _behind(
         "would be lost. Nothing was changed. Restore the newest backup, or accept the loss "
         'as docs/operations.md, Recovery runbook, "Database behind its journal" says'
     )
+
+
+def _public_key_or_none(settings: Settings) -> str | None:
+    """The trust's public key, to check acknowledgements with; None when the signing key
+    cannot be read (then nothing is excused, and the key's own error comes later)."""
+    try:
+        return public_key_hex(load_signing_key(settings.keys_dir))
+    except Exception:
+        return None
 
 
 def _checkpoints_of(records: list[dict[str, object]]) -> list[SignedCheckpoint]:

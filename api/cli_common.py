@@ -33,9 +33,10 @@ class CommandFailed(Exception):
 
 
 @contextmanager
-def records() -> Iterator[PupilRecords]:
-    """The installation's records, for operator verbs over the whole store."""
-    opened = open_records(load_settings())
+def records(*, check_behind: bool = True) -> Iterator[PupilRecords]:
+    """The installation's records, for operator verbs over the whole store (`check_behind`
+    off only for the restore runbook's verbs: a database behind its journal is opened)."""
+    opened = open_records(load_settings(), check_behind=check_behind)
     try:
         yield opened
     finally:

@@ -38,7 +38,9 @@ AsRole = Annotated[Role, typer.Option("--role", help="The role you act in.")]
 @contextmanager
 def retention(check_purges: bool = True) -> Iterator[tuple[Any, Retention]]:
     settings = load_settings()
-    records = open_records(settings, check_purges=check_purges)
+    # reapply-purges (check_purges off) is a verb of the restore runbook: it opens a
+    # database behind its journal too.
+    records = open_records(settings, check_purges=check_purges, check_behind=check_purges)
     try:
         yield records, open_retention(settings, records, open_ledger(settings, records))
     finally:
