@@ -80,13 +80,12 @@ class PupilRecords(Application[UUID]):
         # query to learn it: the log's head when these records were opened (so a process,
         # the CLI's included, shows every write made before it started), then the newest
         # pupil event this process committed; `viewed_to` the same for access records.
-        self.written_to = 0
-        self.viewed_to = 0
+        self._written_to: int | None = None
+        self._viewed_to: int | None = None
         super().__init__(
             env={"PERSISTENCE_MODULE": get_topic(_Factory), "SQLALCHEMY_URL": database_url}
         )
         self.data_keys.check_keks()
-        self.written_to = self.viewed_to = self.recorder.max_notification_id() or 0
 
     # ----- wiring -----------------------------------------------------------------------
 
@@ -149,14 +148,31 @@ class PupilRecords(Application[UUID]):
         finally:
             _NEW_KEYS.reset(token)
 
+    @property
+    def written_to(self) -> int:
+        """How far a read must see (see `__init__`); the log's head is read on first use
+        (not at open: a start reads no more of the store than its checks do)."""
+        if self._written_to is None:
+            self._written_to = self._log_head()
+        return self._written_to
+
+    @property
+    def viewed_to(self) -> int:
+        if self._viewed_to is None:
+            self._viewed_to = self._log_head()
+        return self._viewed_to
+
+    def _log_head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
     def _committed(self, saved: Any) -> None:
         """Move `written_to` / `viewed_to` on past what was just committed."""
         for recording in saved or ():
             position = recording.notification.id
             if isinstance(recording.domain_event, AccessLogOpened | RecordsViewed):
-                self.viewed_to = max(self.viewed_to, position)
+                self._viewed_to = max(self.viewed_to, position)
             else:
-                self.written_to = max(self.written_to, position)
+                self._written_to = max(self.written_to, position)
 
     # ----- reading ----------------------------------------------------------------------
 
