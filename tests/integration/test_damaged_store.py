@@ -286,12 +286,13 @@ def _filled(tmp_path: Path, **kw: object) -> Settings:
     return settings
 
 
-def _events_root_page(database: Path) -> tuple[int, int]:
+def _events_root_page(database: Path, name: str = "chronicle_events") -> tuple[int, int]:
+    """The page size and the root page of a table or index."""
     connection = sqlite3.connect(database)
     try:
         (page_size,) = connection.execute("PRAGMA page_size").fetchone()
         (root,) = connection.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'chronicle_events'"
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", (name,)
         ).fetchone()
     finally:
         connection.close()
@@ -327,9 +328,10 @@ def test_quick_check_is_a_setting_on_by_default(
     monkeypatch.setenv("CHRONICLE_SQLITE_QUICK_CHECK", "false")
     assert load_settings().sqlite_quick_check is False
     monkeypatch.delenv("CHRONICLE_SQLITE_QUICK_CHECK")
-    # A damaged page that nothing reads at start: only quick_check finds it.
+    # A damaged page that nothing reads at start (an index of the ledger's leaves, used by
+    # chain look-ups only): only quick_check finds it.
     settings = _filled(tmp_path, sqlite_quick_check=False)
-    page_size, root = _events_root_page(settings.sqlite_path)
+    page_size, root = _events_root_page(settings.sqlite_path, "ledger_leaves_pupil_seq")
     with settings.sqlite_path.open("r+b") as f:
         f.seek((root - 1) * page_size)
         f.write(b"\xa5" * page_size)
