@@ -7,6 +7,7 @@ so under CI the test fails rather than skip when it cannot mount.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -93,3 +94,43 @@ def test_a_full_disk_under_the_journals_only(tmp_path: Path) -> None:
         assert str(home / "ledger") in line
         filler.unlink()
         ok(run(home, "ledger", "checkpoint"))
+
+
+def test_a_purge_approved_on_a_full_disk_is_finished_by_the_next_start(tmp_path: Path) -> None:
+    """The journal step of a purge hits a full disk: the approval fails in one line, and once
+    space is freed the next verb finishes it (key destroyed, record journalled once)."""
+    home = tmp_path / "home"
+    ok(run(home, "init"))
+    ok(run(home, "demo", "--pupils", "4"))
+    pupil = json.loads(ok(run(home, "pupils", "list", "--json")))[0]["pupil_id"]
+    ok(
+        run(
+            home,
+            *("retention", "propose-purge", pupil, "--by", "dpo-ada"),
+            *("--override", "court order 2026/117"),
+        )
+    )
+    with tmpfs(home / "ledger", "256k") as ledger:
+        for name in ("checkpoints.jsonl", "purges.jsonl"):
+            (ledger / name).touch(mode=0o600)
+        filler = fill(ledger)
+        refused = run(home, "retention", "approve-purge", pupil, "--by", "dpo-bo")
+        # The start may first say that a checkpoint is not journalled yet (the same disk);
+        # the verb's own failure is one error: line, last.
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        last = refused.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: ") and "no space left" in last.lower(), last
+        filler.unlink()
+        # The next start of anything finishes the purge, and says so.
+        started = run(home, "retention", "records", "--json")
+        assert started.returncode == 0, started.stderr
+        assert f"finished the interrupted purge of pupil {pupil}" in started.stderr
+        assert [r["record"]["pupil"] for r in json.loads(started.stdout)] == [pupil]
+        journalled = [
+            json.loads(line) for line in (ledger / "purges.jsonl").read_text().splitlines()
+        ]
+        assert len(journalled) == 1
+        again = run(home, "retention", "records", "--json")
+        assert "interrupted" not in again.stderr
+    purged = run(home, "chronology", pupil)
+    assert purged.returncode == 1 and "purged" in purged.stderr
