@@ -12,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,65 @@ def test_a_purge_approved_on_a_full_disk_is_finished_by_the_next_start(tmp_path:
         assert "interrupted" not in again.stderr
     purged = run(home, "chronology", pupil)
     assert purged.returncode == 1 and "purged" in purged.stderr
+
+
+@pytest.mark.parametrize("full_after", ["intent", "tombstone", "journal", "record", "key"])
+def test_a_disk_that_fills_up_after_each_purge_step_leaves_a_purge_the_next_start_finishes(
+    tmp_path: Path, full_after: str
+) -> None:
+    """The whole installation (SQLite, keys, journals) on a tmpfs that fills up right after
+    each step of a purge: the approval fails, nothing is half-done that the next start does
+    not finish, and once space is freed the pupil is purged with its key destroyed and its
+    signed record journalled exactly once (or, filled before the tombstone, nothing was
+    purged and the proposal stands)."""
+    from api.bootstrap import init_home, open_chronicle, open_ledger, purge_journal_path
+    from api.bootstrap import open_records as open_home_records
+    from api.retention import Retention, read_journal
+    from api.settings import Settings
+    from crypto.signing import load_signing_key
+    from domain.values import Recorder, Role
+    from tests.factories import a_pupil
+
+    later = datetime(2060, 1, 1, 12, 0, tzinfo=UTC)
+    with tmpfs(tmp_path / "disk", "16m") as disk:
+        settings = Settings(home=disk / "home")
+        init_home(settings)
+        filler: list[Path] = []
+
+        def step(name: str) -> None:
+            if name == full_after:
+                filler.append(fill(disk))
+
+        records = open_home_records(settings, clock=lambda: later)
+        pupil = a_pupil("Zanzibarine")  # due in 2040
+        try:
+            records.save(pupil)
+            retention = Retention(
+                records,
+                open_ledger(settings, records),
+                load_signing_key(settings.keys_dir),
+                purge_journal_path(settings),
+                on_step=step,
+            )
+            retention.propose(pupil.id, Recorder("dpo-ada", Role.DPO))
+            with pytest.raises(Exception) as failed:  # whatever the full disk raised
+                retention.approve(pupil.id, Recorder("dpo-bo", Role.DPO))
+            said = f"{type(failed.value).__name__}: {failed.value}".lower()
+            assert any(w in said for w in ("space", "full", "disk i/o")), said
+        finally:
+            records.close()
+        assert filler, "the disk was never filled"
+        filler[0].unlink()
+
+        open_chronicle(settings, clock=lambda: later).close()  # the next start
+        records = open_home_records(settings, clock=lambda: later)
+        try:
+            journalled = [r.pupil_id for r in read_journal(purge_journal_path(settings))]
+            if full_after == "intent":  # before the tombstone: nothing of it happened
+                assert records.get_pupil(pupil.id).legal_given_names == "Zanzibarine"
+                assert journalled == []
+            else:
+                assert records.data_keys.shredded_at(pupil.id) is not None
+                assert journalled == [pupil.id]
+        finally:
+            records.close()
