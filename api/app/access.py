@@ -41,6 +41,7 @@ _BACKOFF_CAP = 0.1
 # its next version (striped: a lock per stream would grow with the trust). Only readers in
 # other processes can still race; they back off and retry.
 _STRIPES = [threading.Lock() for _ in range(256)]
+_KNOWN_HEADS = 100_000  # streams whose head a GroupCommit remembers (ids and numbers only)
 
 
 @contextmanager
@@ -81,6 +82,10 @@ class GroupCommit:
 
     def __init__(self, records: PupilRecords) -> None:
         self._records = records
+        # Each stream's head version after this process's last append to it: the next
+        # append needs no query. Another process appending meanwhile makes the save
+        # conflict, and the retry reads the heads from the store.
+        self._heads: dict[UUID, int] = {}
         self._queue: list[_Views] = []
         self._committing = False
         self._changed = threading.Condition()
@@ -99,7 +104,7 @@ class GroupCommit:
             batch, self._queue = self._queue[: self.MAX_BATCH], self._queue[self.MAX_BATCH :]
         error: BaseException | None = None
         try:
-            _commit(self._records, batch)
+            _commit(self._records, batch, self._heads)
         except BaseException as e:  # every reader of the batch is told
             error = e
         with self._changed:
@@ -127,9 +132,12 @@ def record_views(
         _commit(records, [_Views(pupil_ids, viewer, what, purpose)])
 
 
-def _commit(records: PupilRecords, batch: Sequence[_Views]) -> None:
+def _commit(
+    records: PupilRecords, batch: Sequence[_Views], known: dict[UUID, int] | None = None
+) -> None:
     """Every record of `batch` in one transaction, retried on a lost race with another
-    process (the heads are read again)."""
+    process (the heads are read again). `known` holds heads from earlier appends (used on
+    the first attempt, kept up to date; bounded)."""
     streams = list(dict.fromkeys(access_stream_id(p) for v in batch for p in v.pupil_ids))
     if not streams:
         return
@@ -138,7 +146,13 @@ def _commit(records: PupilRecords, batch: Sequence[_Views]) -> None:
             time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF * 2**attempt)))
         with _appending_to(streams):
             now = records.clock()
-            heads = _heads(records, streams)
+            cached = (
+                {}
+                if known is None or attempt
+                else {stream: known[stream] for stream in streams if stream in known}
+            )
+            unknown = [stream for stream in streams if stream not in cached]
+            heads = cached | (_heads(records, unknown) if unknown else {})
             logs: dict[UUID, AccessLog] = {}
             for views in batch:
                 for pupil_id in views.pupil_ids:
@@ -155,11 +169,18 @@ def _commit(records: PupilRecords, batch: Sequence[_Views]) -> None:
                     )
             try:
                 records.save(*logs.values())
-                return
             # save() reports a lost race of non-pupil aggregates as StopIteration (it looks
             # for a pupil to name in ConflictingUpdate).
             except (IntegrityError, ConflictingUpdate, StopIteration):
+                if known is not None:
+                    for stream in streams:
+                        known.pop(stream, None)
                 continue
+            if known is not None:
+                if len(known) > _KNOWN_HEADS:
+                    known.clear()
+                known.update({stream: log.version for stream, log in logs.items()})
+            return
     raise busy(
         "access_log_busy",
         "the read could not be recorded in the access log (too many readers at once); "

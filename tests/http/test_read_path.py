@@ -175,3 +175,23 @@ def test_readers_arriving_together_each_get_exactly_one_access_record(api: Api) 
         assert isinstance(kinds[0], AccessLogOpened)
         assert all(isinstance(k, RecordsViewed) for k in kinds[1:])
     assert len(commits) < 32, commits
+
+
+def test_two_processes_appending_to_one_stream_keep_it_gapless(api: Api) -> None:
+    """Two group commits (as in two server processes, each remembering the heads it wrote)
+    take turns on one pupil's stream: each append after the other's finds its remembered
+    head stale, loses the race, reads the head again, and every record lands once, in a
+    gapless stream."""
+    from api.app.access import GroupCommit
+    from domain.values import Recorder
+
+    pupil = api.add_pupil()
+    first, second = GroupCommit(api.records), GroupCommit(api.records)
+    for n in range(6):
+        (first if n % 2 else second).record(
+            [pupil.id], Recorder(f"s{n}", Role.SENDCO), "record", None
+        )
+    stored = api.records.stored_events(_stream(pupil.id))
+    assert [e.originator_version for e in stored] == list(range(1, 8))
+    reads = access_records(api.records, pupil.id)
+    assert [r["recorded_by"]["staff_id"] for r in reads] == [f"s{n}" for n in range(6)]
