@@ -167,12 +167,14 @@ class PupilRecords(Application[UUID]):
 
     def _committed(self, saved: Any) -> None:
         """Move `written_to` / `viewed_to` on past what was just committed."""
+        # Not yet known: this commit's position is the log's head as far as it matters
+        # (every event committed before it has a lower id), so no query is needed.
         for recording in saved or ():
             position = recording.notification.id
             if isinstance(recording.domain_event, AccessLogOpened | RecordsViewed):
-                self._viewed_to = max(self.viewed_to, position)
+                self._viewed_to = max(self._viewed_to or 0, position)
             else:
-                self._written_to = max(self.written_to, position)
+                self._written_to = max(self._written_to or 0, position)
 
     # ----- reading ----------------------------------------------------------------------
 
