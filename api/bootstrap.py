@@ -233,18 +233,8 @@ def _private_files() -> Iterator[None]:
 def _create_sqlite_file(url: str) -> None:
     """Create an empty SQLite database file 0600 if there is none (SQLite makes the -wal
     and -shm files with its mode), so no other user may ever read the store's file."""
-    parsed = make_url(url)
-    database = parsed.database
-    if (
-        parsed.get_backend_name() != "sqlite"
-        or not database
-        or database == ":memory:"
-        or database.startswith("file:")
-        or parsed.query.get("uri")
-    ):
-        return
-    path = Path(database)
-    if path.exists() or not path.parent.is_dir():
+    path = _sqlite_path(url)
+    if path is None or path.exists() or not path.parent.is_dir():
         return
     with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -521,6 +511,7 @@ def _checkpoints_of(records: list[dict[str, object]]) -> list[SignedCheckpoint]:
 
 
 def _sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for another store or an in-memory one."""
     parsed = make_url(url)
     database = parsed.database
     if (
