@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy import or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,7 @@ from domain.access import AccessLogOpened, RecordsViewed
 from domain.errors import DomainError, PupilPurged, UnknownPupil
 from domain.events import PupilRegistered, RecordsPurged
 from domain.policy import DEFAULT_POLICY_NAME, TrustPolicy, load_policy_named
-from domain.pupil import Pupil
+from domain.pupil import ACADEMY_EVENTS, Pupil
 
 Clock = Callable[[], datetime]
 
@@ -196,6 +197,36 @@ class PupilRecords(Application[UUID]):
             raise UnknownPupil(pupil_id)
         return self.recorder.select_events(pupil_id, desc=True, limit=1)[0]
 
+    def academy_of(self, pupil_id: UUID) -> str | None:
+        """The academy the pupil is at now (as `get_pupil(...).academy`), read from the newest
+        event that set it: one query and one decryption, not a rebuild. `UnknownPupil` for an
+        id that is not a pupil's; `PupilPurged` once purged."""
+        c = self.recorder.events_record_cls.__table__.c  # type: ignore[attr-defined]
+        wanted = [*_ACADEMY_FIELDS, _PURGED_TOPIC]
+        with self.datastore.transaction(commit=False) as session:
+            rows = session.execute(
+                select(c.originator_version, c.topic, c.state)
+                .where(
+                    c.originator_id == pupil_id,
+                    or_(c.originator_version == 1, c.topic.in_(wanted)),
+                )
+                .order_by(c.originator_version)
+            ).all()
+        if not rows or rows[0][1] != _REGISTERED_TOPIC:
+            raise UnknownPupil(pupil_id)
+        version, topic, state = rows[-1]
+        stored = StoredEvent(pupil_id, version, topic, state)
+        if topic == _PURGED_TOPIC:
+            self.data_keys.forget(pupil_id)
+            raise PupilPurged(pupil_id, self._purged_on(stored))
+        try:
+            payload = json.loads(self.sealing_mapper.committed(stored).payload)
+        except KeyShredded as e:
+            raise PupilPurged(pupil_id, e.shredded_at.date()) from None
+        academy = payload[_ACADEMY_FIELDS[topic]]
+        assert academy is None or isinstance(academy, str)
+        return academy
+
     def stored_events(self, pupil_id: UUID) -> list[StoredEvent]:
         return list(self.recorder.select_events(pupil_id))
 
@@ -297,6 +328,7 @@ class _Factory(SQLAlchemyFactory):
 
 PG_CONNECT_TIMEOUT_S = 5
 _PURGED_TOPIC = get_topic(RecordsPurged)
+_ACADEMY_FIELDS = {get_topic(t): name for t, name in ACADEMY_EVENTS.items()}
 _REGISTERED_TOPIC = get_topic(PupilRegistered)
 SQLITE_BUSY_MS = 30_000
 

@@ -151,6 +151,33 @@ class Reads(UseCases):
         allowed = self.allow(caller, "read_chronology")
         stated = self.purpose(caller, purpose)
         pupil = self.pupil_in_scope(caller, pupil_id, allowed)
+        entries, plans = self._chronology(caller, pupil_id, filters, stated, plans=True)
+        return Chronology(pupil, entries, plans)
+
+    def chronology_entries(
+        self,
+        caller: Caller,
+        pupil_id: UUID,
+        filters: ChronologyFilters,
+        purpose: str | None,
+    ) -> list[ChronologyEntry]:
+        """The entries of `chronology` alone, for an edge that shows no pupil details or
+        plans: the caller's scope is checked without rebuilding the pupil's record."""
+        allowed = self.allow(caller, "read_chronology")
+        stated = self.purpose(caller, purpose)
+        self.check_scope(caller, pupil_id, allowed)
+        return self._chronology(caller, pupil_id, filters, stated, plans=False)[0]
+
+    def _chronology(
+        self,
+        caller: Caller,
+        pupil_id: UUID,
+        filters: ChronologyFilters,
+        stated: str | None,
+        *,
+        plans: bool,
+    ) -> tuple[list[ChronologyEntry], list[ChronologyEntry]]:
+        """The entries, and with `plans` the plans agreed on the record; one access record."""
         self.catch_up(caller)
         view = self.view_for(caller)
         records = self._parts.records
@@ -165,11 +192,14 @@ class Reads(UseCases):
             view=view,
             order=filters.order,
         )
-        plans = entries
-        if filters.narrowed:
-            plans = chronology(records, pupil_id, kinds=["PlanAgreed"], view=view)
+        agreed: list[ChronologyEntry] = []
+        if plans:
+            every = entries
+            if filters.narrowed:
+                every = chronology(records, pupil_id, kinds=["PlanAgreed"], view=view)
+            agreed = [e for e in every if e.type == "PlanAgreed"]
         self.record_views(caller, [pupil_id], filters.what, stated)
-        return Chronology(pupil, entries, [e for e in plans if e.type == "PlanAgreed"])
+        return entries, agreed
 
     def view_for(self, caller: Caller) -> Callable[[str, str], str]:
         """The visibility rule for this caller, as the chronology projection asks it."""

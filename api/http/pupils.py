@@ -94,8 +94,8 @@ def get_chronology(
         area=None if area is None else area.value,
         order=order,
     )
-    found = app.reads.chronology(caller, pupil_id, filters, purpose)
-    return Chronology(pupil_id=pupil_id, entries=[_item(e) for e in found.entries])
+    found = app.reads.chronology_entries(caller, pupil_id, filters, purpose)
+    return Chronology(pupil_id=pupil_id, entries=[_item(e) for e in found])
 
 
 @router.get("/{pupil_id}/access-log", response_model=AccessLogOut, responses=_READ_ERRORS)

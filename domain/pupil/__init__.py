@@ -19,7 +19,13 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from domain.errors import DateOutOfRange, InvalidEntry
-from domain.events import EVENT_TYPES, PupilEvent, PupilRegistered
+from domain.events import (
+    EVENT_TYPES,
+    PupilEvent,
+    PupilRegistered,
+    PupilRejoined,
+    TransferredWithinTrust,
+)
 from domain.pupil import (
     agencies,
     agreements,
@@ -158,3 +164,12 @@ _MUTATORS: Mutators = {
     **rights.MUTATORS,
 }
 assert set(_MUTATORS) == set(EVENT_TYPES), "every event type needs exactly one mutator"
+
+# The events that set the pupil's current academy, and the field naming it. The scope check
+# reads the newest of these instead of rebuilding the record (PupilRecords.academy_of); a
+# test fails if a mutator assigns `academy` for an event not listed here.
+ACADEMY_EVENTS: dict[type, str] = {
+    PupilRegistered: "academy",
+    TransferredWithinTrust: "to_academy",
+    PupilRejoined: "academy",
+}

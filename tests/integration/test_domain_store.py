@@ -44,8 +44,12 @@ def _assert_round_trip(records: PupilRecords, pupil: Pupil) -> list[Any]:
     if pupil.purged:
         with pytest.raises(PupilPurged):
             records.get_pupil(pupil.id)
+        with pytest.raises(PupilPurged):
+            records.academy_of(pupil.id)
         return events
     assert records.get_pupil(pupil.id) == pupil  # the whole state, both dates of every entry
+    # The scope check's shortcut names the academy the rebuilt record does.
+    assert records.academy_of(pupil.id) == pupil.academy
     entries = records.entries(pupil.id)[-len(events) :] if events else []
     assert [e.seq for e in entries] == [event.originator_version for event in events]
     assert [e.type for e in entries] == [type(event).__name__ for event in events]

@@ -47,6 +47,9 @@ SHOWN: dict[str, list[Shown]] = {
         lambda app, c, p: {
             app.reads.chronology(c, p, ChronologyFilters(kinds=["ConcernRaised"]), "T").pupil.id
         },
+        lambda app, c, p: {
+            e.pupil_id for e in app.reads.chronology_entries(c, p, ChronologyFilters(), "T")
+        },
     ],
     "list_deadlines": [
         lambda app, c, p: {
