@@ -18,11 +18,13 @@ from domain.values import (
     AgencyKind,
     AgreementKind,
     AreaOfNeed,
+    AssessmentDecision,
     AssessmentRequester,
     ConcernSource,
     DisclosurePurpose,
     DslDecision,
     ExamArrangement,
+    IssueDecision,
     NeedType,
     Participant,
     PlanKind,
@@ -196,6 +198,48 @@ class LAInformationRequested(PupilEvent):
     respond_by: date
 
 
+class LAInformationProvided(PupilEvent):
+    """The school sent the local authority the information it asked for (`answers_seq`: the
+    LAInformationRequested entry answered)."""
+
+    answers_seq: int
+    information_sent: str
+
+
+class EHCAssessmentDecided(PupilEvent):
+    """The local authority decided whether to carry out an EHC needs assessment, by its
+    letter dated `letter_dated` (the school learned of it on `happened_on`); a decision not
+    to assess may be appealed to the tribunal by `appeal_by`."""
+
+    local_authority: str
+    decision: AssessmentDecision
+    letter_dated: date
+    la_reference: str | None
+    appeal_by: date | None
+
+
+class EHCPlanDecided(PupilEvent):
+    """After the assessment, the local authority decided whether to issue an EHC plan (its
+    letter dated `letter_dated`); a decision not to issue may be appealed by `appeal_by`."""
+
+    local_authority: str
+    decision: IssueDecision
+    letter_dated: date
+    la_reference: str | None
+    appeal_by: date | None
+
+
+class DraftEHCPlanReceived(PupilEvent):
+    """The local authority sent the draft EHC plan (dated `letter_dated`); parents have until
+    `comments_by` to comment and ask for a setting to be named (`setting_named`, if any)."""
+
+    local_authority: str
+    letter_dated: date
+    la_reference: str | None
+    setting_named: str | None
+    comments_by: date
+
+
 class EHCPlanIssued(PupilEvent):
     """The local authority issued an EHC plan naming the setting; `transferred_from` names
     where an existing plan came from when it was not requested here."""
@@ -216,6 +260,12 @@ class AnnualReviewScheduled(PupilEvent):
     papers_due_by: date
 
 
+class AnnualReviewPapersCirculated(PupilEvent):
+    """The advice and information for the annual review meeting went to every invitee."""
+
+    circulated_to: tuple[str, ...]
+
+
 class AnnualReviewHeld(PupilEvent):
     """The annual review meeting took place; the report is due by `report_due_by` and the
     next review by `next_review_by`."""
@@ -234,6 +284,17 @@ class AnnualReviewReportSent(PupilEvent):
 
     sent_to: tuple[str, ...]
     summary: str
+
+
+class AnnualReviewDecided(PupilEvent):
+    """After an annual review the local authority decided to maintain, amend or cease the EHC
+    plan (its letter dated `letter_dated`); an amended plan is due by `amended_plan_by`."""
+
+    local_authority: str
+    decision: ReviewRecommendation
+    letter_dated: date
+    la_reference: str | None
+    amended_plan_by: date | None
 
 
 class EHCPlanAmended(PupilEvent):
@@ -296,6 +357,14 @@ class TransitionPlanned(PupilEvent):
     ehcp_review_by: date | None
 
 
+class MonitoringReviewed(PupilEvent):
+    """The pupil's place on the monitoring register was reviewed; the next review is due by
+    `next_review_by` (the policy's interval; None when the policy sets none)."""
+
+    findings: str
+    next_review_by: date | None
+
+
 class TransferredWithinTrust(PupilEvent):
     """The pupil moved to another academy of the trust; the record moves with them."""
 
@@ -313,6 +382,14 @@ class LeftTrust(PupilEvent):
     records_sent_on: date | None
     receipt_acknowledged_on: date | None
     receipt_acknowledged_by: str | None
+
+
+class PupilRejoined(PupilEvent):
+    """A pupil who had left the trust came back on roll at `academy`; the record reopens."""
+
+    academy: str
+    year_group: int
+    returned_from: str
 
 
 class LegalHoldPlaced(PupilEvent):
@@ -390,10 +467,16 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     AdviceReceived,
     EHCNeedsAssessmentRequested,
     LAInformationRequested,
+    LAInformationProvided,
+    EHCAssessmentDecided,
+    EHCPlanDecided,
+    DraftEHCPlanReceived,
     EHCPlanIssued,
     AnnualReviewScheduled,
+    AnnualReviewPapersCirculated,
     AnnualReviewHeld,
     AnnualReviewReportSent,
+    AnnualReviewDecided,
     EHCPlanAmended,
     EHCPlanCeased,
     SafeguardingCrossReferenced,
@@ -402,6 +485,8 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     TransitionPlanned,
     TransferredWithinTrust,
     LeftTrust,
+    PupilRejoined,
+    MonitoringReviewed,
     EntryCorrected,
     LegalHoldPlaced,
     LegalHoldLifted,

@@ -7,8 +7,9 @@ The five shipped trust files derive from the published policies in ``shared/seed
 cite them; ``default.toml`` is the documented baseline (Code of Practice deadlines, every
 category, every plan kind). ``docs/policies.md`` explains each setting.
 
-This module imports nothing of ours: the vocabulary below is the domain's, spelled exactly
-as the events and values spell it.
+This module imports nothing of ours but `domain.statute` (the statutory floor under the
+deadlines): the vocabulary below is the domain's, spelled exactly as the events and values
+spell it.
 """
 
 import os
@@ -23,6 +24,8 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from domain.statute import FLOORS
+
 RegisterStatus = Literal["none", "monitoring", "sen_support", "ehcp"]
 SubFlag = Literal["nsa", "specialist_send_support"]
 Role = Literal["sendco", "teacher", "dsl", "dpo", "tribunal", "trust_admin", "auditor"]
@@ -34,10 +37,13 @@ PlanKind = Literal[
 EntryKind = Literal[
     "PupilRegistered", "ConcernRaised", "RegisterStatusChanged", "NeedRecorded",
     "NeedWithdrawn", "PlanAgreed", "PlanReviewed", "ExternalAgencyInvolved", "AdviceReceived",
-    "EHCNeedsAssessmentRequested", "LAInformationRequested", "EHCPlanIssued",
-    "AnnualReviewScheduled", "AnnualReviewHeld", "AnnualReviewReportSent", "EHCPlanAmended",
+    "EHCNeedsAssessmentRequested", "LAInformationRequested", "LAInformationProvided",
+    "EHCAssessmentDecided", "EHCPlanDecided", "DraftEHCPlanReceived", "EHCPlanIssued",
+    "AnnualReviewScheduled", "AnnualReviewPapersCirculated", "AnnualReviewHeld",
+    "AnnualReviewReportSent", "AnnualReviewDecided", "EHCPlanAmended",
     "EHCPlanCeased", "SafeguardingCrossReferenced", "ParentalAgreementSigned",
     "ExamAccessArrangementGranted", "TransitionPlanned", "TransferredWithinTrust", "LeftTrust",
+    "PupilRejoined", "MonitoringReviewed",
     "EntryCorrected", "LegalHoldPlaced", "LegalHoldLifted", "RecordsDisclosed",
     "SubjectAccessRequested", "ErasureRequestRefused", "RecordsPurged",
 ]  # fmt: skip
@@ -248,6 +254,15 @@ class Deadlines(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> "Deadlines":
         found = _Found()
+        for name, floor in FLOORS.items():
+            value = getattr(self, name)
+            if floor.looser(value):
+                more = "longer" if floor.bound == "at_most" else "shorter"
+                found.add(
+                    name,
+                    f"{value!r} is {more} than the law allows ({floor.statute}): a policy may "
+                    f"be stricter than {floor.limit!r}, never looser",
+                )
         papers, notice = self.annual_review_papers_days_before, self.annual_review_notice_days
         if papers > notice:
             found.add(

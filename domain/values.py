@@ -250,6 +250,20 @@ class ReviewRecommendation(StrEnum):
     CEASE = "cease"
 
 
+class AssessmentDecision(StrEnum):
+    """The local authority's decision on a request for an EHC needs assessment."""
+
+    ASSESS = "assess"
+    NOT_ASSESS = "not_assess"
+
+
+class IssueDecision(StrEnum):
+    """The local authority's decision, after an EHC needs assessment, on issuing a plan."""
+
+    ISSUE = "issue"
+    NOT_ISSUE = "not_issue"
+
+
 class DslDecision(StrEnum):
     """What the designated safeguarding lead decided about a matter logged on CPOMS."""
 

@@ -35,6 +35,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from domain.policy import TrustPolicy
+from domain.statute import (
+    ASSESSMENT_DECISION_WEEKS,
+    FINAL_PLAN_WEEKS,
+    ISSUE_DECISION_WEEKS,
+    REVIEW_DECISION_WEEKS,
+    weeks_after,
+)
 from domain.values import add_months, add_school_days, school_year
 from projections.base import ProjectedEvent
 from projections.bulk import PupilRows
@@ -83,7 +90,24 @@ RULES: dict[str, str] = {
     "records_transfer": "send the SEND file to the next setting",
     "parental_agreement": "renew the parents' signed agreement",
     "subject_access": "respond to the subject access request",
+    "monitoring_review": "review the pupil's place on the monitoring register",
+    # The local authority's steps: what the LA owes the family and the school, by law.
+    "la_assessment_decision": "LA: decide whether to carry out an EHC needs assessment",
+    "la_issue_decision": "LA: decide whether to issue an EHC plan",
+    "la_final_plan": "LA: issue the final EHC plan",
+    "la_review_decision": "LA: decide after the annual review (maintain, amend, cease)",
+    "la_amended_plan": "LA: issue the amended EHC plan",
 }
+# Whose step each rule is: the school's own list and the LA's are shown apart, since "the
+# LA is late" is evidence for a complaint, not the SENDCo's work.
+LA_RULES = frozenset(rule for rule in RULES if rule.startswith("la_") and rule != "la_information")
+Party = Literal["school", "local_authority"]
+
+
+def party_of(rule: str) -> Party:
+    return "local_authority" if rule in LA_RULES else "school"
+
+
 # The last year group before each statutory phase transfer (SEND Regulations 2014, reg. 18):
 # primary to secondary after Year 6 (15 February), secondary to post-16 after Year 11
 # (31 March). Other transfers (infant to junior, early years) depend on the academy's phase,
@@ -114,7 +138,17 @@ class DeadlineSchedule:
             "PlanAgreed": self._plan_agreed,
             "PlanReviewed": self._plan_reviewed,
             "ParentalAgreementSigned": self._agreement_signed,
+            "RegisterStatusChanged": self._status_changed,
+            "MonitoringReviewed": self._monitoring_reviewed,
+            "PupilRejoined": self._rejoined,
+            "EHCNeedsAssessmentRequested": self._assessment_requested,
+            "EHCAssessmentDecided": self._assessment_decided,
+            "EHCPlanDecided": self._issue_decided,
+            "DraftEHCPlanReceived": self._draft_received,
+            "AnnualReviewPapersCirculated": self._papers_circulated,
+            "AnnualReviewDecided": self._review_decided,
             "LAInformationRequested": self._la_information_requested,
+            "LAInformationProvided": self._la_information_provided,
             "EHCPlanIssued": self._ehc_plan_issued,
             "TransitionPlanned": self._transition_planned,
             "EHCPlanAmended": self._ehc_plan_amended,
@@ -179,6 +213,26 @@ class DeadlineSchedule:
         if sent is not None:
             e.close("records_transfer", "departure", on=sent)
 
+    def _rejoined(self, e: _Entry) -> None:
+        # Back on roll: new deadlines belong to the academy the pupil rejoins.
+        for pupil in e.state.rows(deadline_pupils, e.pupil_id):
+            pupil["academy"] = e.p["academy"]
+            e.state.changed(deadline_pupils, pupil)
+
+    def _status_changed(self, e: _Entry) -> None:
+        # Onto the monitoring register: reviewed at the policy's interval (Harmony §10.1:
+        # half-termly); off it, no more reviews are owed.
+        e.close("monitoring_review", "monitoring", outcome="status_changed")
+        interval = self.policy.deadlines.monitoring_review_interval_days
+        if e.p["status"] == "monitoring" and interval is not None:
+            e.open("monitoring_review", "monitoring", e.day + timedelta(days=interval))
+
+    def _monitoring_reviewed(self, e: _Entry) -> None:
+        e.close("monitoring_review", "monitoring", outcome="met")
+        following = _day_or_none(e.p["next_review_by"])
+        if following is not None:
+            e.open("monitoring_review", "monitoring", following)
+
     def _purged(self, e: _Entry) -> None:
         e.state.wipe(e.pupil_id)
 
@@ -212,10 +266,45 @@ class DeadlineSchedule:
         due = _day_or_none(e.p.get("respond_by")) or self.policy.la_information_due(e.day)
         e.open("la_information", str(e.event.seq), due)
 
+    def _la_information_provided(self, e: _Entry) -> None:
+        e.close("la_information", str(e.p["answers_seq"]), outcome="met")
+
+    # The LA's clocks run from the request (SEND Regs 2014 regs. 5, 10, 13) and close on the
+    # date of the LA's letter: the letter's date, not the day the school heard, is what the
+    # law measures. A new request replaces an earlier one's clocks.
+
+    def _assessment_requested(self, e: _Entry) -> None:
+        for rule in ("la_assessment_decision", "la_issue_decision", "la_final_plan"):
+            e.close(rule, "ehc", outcome="new_request")
+        e.open("la_assessment_decision", "ehc", weeks_after(e.day, ASSESSMENT_DECISION_WEEKS))
+        e.open("la_final_plan", "ehc", weeks_after(e.day, FINAL_PLAN_WEEKS))
+
+    def _assessment_decided(self, e: _Entry) -> None:
+        letter = date.fromisoformat(e.p["letter_dated"])
+        e.close("la_assessment_decision", "ehc", on=letter)
+        if e.p["decision"] == "assess":
+            requested = _request_day(e) or letter
+            e.open("la_issue_decision", "ehc", weeks_after(requested, ISSUE_DECISION_WEEKS))
+        else:
+            e.close("la_final_plan", "ehc", on=letter, outcome="not_assessed")
+
+    def _issue_decided(self, e: _Entry) -> None:
+        letter = date.fromisoformat(e.p["letter_dated"])
+        e.close("la_issue_decision", "ehc", on=letter)
+        if e.p["decision"] == "not_issue":
+            e.close("la_final_plan", "ehc", on=letter, outcome="not_issued")
+
+    def _draft_received(self, e: _Entry) -> None:
+        # A draft is the LA's decision to issue, in practice and in the Code (9.77).
+        e.close("la_issue_decision", "ehc", on=date.fromisoformat(e.p["letter_dated"]))
+
     def _ehc_plan_issued(self, e: _Entry) -> None:
         # The LA has what it needed: an unanswered request is moot once the plan exists.
         for row in e.rows("la_information"):
             e.close("la_information", row["subject"], outcome="plan_issued")
+        e.close("la_final_plan", "ehc", outcome="met")
+        for rule in ("la_assessment_decision", "la_issue_decision"):
+            e.close(rule, "ehc", outcome="plan_issued")
         first = _day_or_none(e.p.get("first_review_by")) or add_months(
             e.day, self.policy.deadlines.annual_review_interval_months
         )
@@ -237,6 +326,8 @@ class DeadlineSchedule:
             e.open("phase_transfer", due.isoformat(), due, detail=detail)
 
     def _ehc_plan_amended(self, e: _Entry) -> None:
+        e.close("la_review_decision", "ehcp", outcome="plan_amended")
+        e.close("la_amended_plan", "ehcp", outcome="met")
         if not e.p["phase_transfer"]:
             return
         # The amendment serves the nearest transfer not in an earlier school year; an
@@ -248,7 +339,7 @@ class DeadlineSchedule:
             e.close("phase_transfer", nearest["subject"], outcome="met")
 
     def _ehc_plan_ceased(self, e: _Entry) -> None:
-        for rule in (*_ANNUAL, "phase_transfer"):
+        for rule in (*_ANNUAL, "phase_transfer", "la_review_decision", "la_amended_plan"):
             for row in e.rows(rule):
                 e.close(rule, row["subject"], outcome="plan_ceased")
 
@@ -260,8 +351,20 @@ class DeadlineSchedule:
         due = _day_or_none(e.p.get("papers_due_by")) or self.policy.annual_review_papers_by(meeting)
         e.open("annual_review_papers", "ehcp", due)
 
+    def _papers_circulated(self, e: _Entry) -> None:
+        e.close("annual_review_papers", "ehcp", outcome="met")
+
+    def _review_decided(self, e: _Entry) -> None:
+        letter = date.fromisoformat(e.p["letter_dated"])
+        e.close("la_review_decision", "ehcp", on=letter)
+        amended_by = _day_or_none(e.p["amended_plan_by"])
+        if amended_by is not None:
+            e.open("la_amended_plan", "ehcp", amended_by)
+
     def _annual_review_held(self, e: _Entry) -> None:
         e.close("annual_review", "ehcp", outcome="met")
+        e.close("la_review_decision", "ehcp", outcome="new_review")
+        e.open("la_review_decision", "ehcp", weeks_after(e.day, REVIEW_DECISION_WEEKS))
         circulated = _day_or_none(e.p["papers_circulated_on"])
         outcome = "met" if circulated is not None else "not_recorded"
         e.close("annual_review_papers", "ehcp", on=circulated, outcome=outcome)
@@ -296,6 +399,12 @@ class DeadlineSchedule:
         for row in e.rows("subject_access"):
             if row["opened_seq"] <= e.p["up_to_seq"]:
                 e.close("subject_access", row["subject"], outcome="met")
+
+
+def _request_day(e: _Entry) -> date | None:
+    """The day of the request whose clocks are running (the open final-plan deadline's)."""
+    running = e.rows("la_final_plan", "ehc")
+    return running[0]["opened_on"] if running else None
 
 
 def _plan_rule(kind: str) -> str:
@@ -392,11 +501,13 @@ class Deadline:
     due_on: date
     status: Status
     days: int
+    party: Party = "school"
 
     def as_json(self) -> dict[str, Any]:
         return {
             "pupil_id": str(self.pupil_id),
             "rule": self.rule,
+            "party": self.party,
             "what": self.what,
             "detail": self.detail,
             "academy": self.academy,
@@ -456,6 +567,7 @@ def _deadline(row: Any, as_of: date) -> Deadline:
         due_on=row["due_on"],
         status="overdue" if days < 0 else "due",
         days=days,
+        party=party_of(row["rule"]),
     )
 
 

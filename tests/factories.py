@@ -16,11 +16,13 @@ from domain.pupil import Pupil
 from domain.values import (
     AgencyKind,
     AgreementKind,
+    AssessmentDecision,
     AssessmentRequester,
     ConcernSource,
     DisclosurePurpose,
     DslDecision,
     ExamArrangement,
+    IssueDecision,
     NeedType,
     Participant,
     PlanKind,
@@ -236,6 +238,51 @@ def issue_plan(
     )
 
 
+def decide_assessment(
+    pupil: Pupil, day: date, decision: AssessmentDecision = AssessmentDecision.ASSESS
+) -> None:
+    """The LA's decision whether to assess, its letter dated the day before the school heard."""
+    pupil.record_assessment_decision(
+        local_authority="Northshire County Council",
+        decision=decision,
+        letter_dated=day - timedelta(days=1),
+        la_reference="NCC-EHC-0042",
+        **on(day),
+    )
+
+
+def decide_issue(pupil: Pupil, day: date, decision: IssueDecision = IssueDecision.ISSUE) -> None:
+    pupil.record_issue_decision(
+        local_authority="Northshire County Council",
+        decision=decision,
+        letter_dated=day - timedelta(days=1),
+        la_reference="NCC-EHC-0042",
+        **on(day),
+    )
+
+
+def receive_draft(pupil: Pupil, day: date) -> None:
+    pupil.record_draft_plan(
+        local_authority="Northshire County Council",
+        letter_dated=day - timedelta(days=1),
+        la_reference="NCC-EHC-0042",
+        setting_named="Oakfield Primary Academy",
+        **on(day),
+    )
+
+
+def decide_review(
+    pupil: Pupil, day: date, decision: ReviewRecommendation = ReviewRecommendation.MAINTAIN
+) -> None:
+    pupil.record_review_decision(
+        local_authority="Northshire County Council",
+        decision=decision,
+        letter_dated=day - timedelta(days=1),
+        la_reference="NCC-EHCP-0042",
+        **on(day),
+    )
+
+
 def schedule_review(
     pupil: Pupil, day: date, meeting_on: date, *, policy: TrustPolicy = DEFAULT
 ) -> None:
@@ -288,7 +335,10 @@ def a_full_history(pupil_id: UUID | None = None, *, purged: bool = True) -> Pupi
         **on(step(1), TEACHER),
     )
     move(pupil, step(7), RegisterStatus.MONITORING)
-    primary_need(pupil, step(30))
+    pupil.review_monitoring(
+        policy=DEFAULT, findings="Settling; stays on monitoring", **on(step(14))
+    )
+    primary_need(pupil, step(16))
     pupil.record_need(need=NeedType.SEMH, primary=False, notes="Anxiety", **on(step(1)))
     pupil.withdraw_need(need=NeedType.SEMH, reason="Anxiety eased", **on(step(20)))
     move(pupil, step(1), RegisterStatus.SEN_SUPPORT, flags=(SubFlag.NSA,))
@@ -312,11 +362,23 @@ def a_full_history(pupil_id: UUID | None = None, *, purged: bool = True) -> Pupi
         information_requested="Educational advice and the last two APDR reviews",
         **on(step(7)),
     )
-    issue_plan(pupil, step(100))
+    pupil.record_la_information_sent(
+        answers_seq=pupil.version,
+        information_sent="Educational advice and the last two APDR reviews",
+        **on(step(14)),
+    )
+    decide_assessment(pupil, step(14))
+    decide_issue(pupil, step(50))
+    receive_draft(pupil, step(5))
+    issue_plan(pupil, step(31))
     move(pupil, step(1), RegisterStatus.EHCP)
     schedule_review(pupil, step(300), d + timedelta(days=21))
-    hold_review(pupil, step(21))
+    pupil.circulate_annual_review_papers(
+        circulated_to=("parents", "Northshire SEN team"), **on(step(7))
+    )
+    hold_review(pupil, step(14))
     send_report(pupil, step(10))
+    decide_review(pupil, step(7), ReviewRecommendation.AMEND)
     pupil.amend_ehc_plan(
         local_authority="Northshire County Council",
         changes="Section F: weekly speech and language therapy",
@@ -375,6 +437,15 @@ def a_full_history(pupil_id: UUID | None = None, *, purged: bool = True) -> Pupi
         receipt_acknowledged_on=d + timedelta(days=3),
         receipt_acknowledged_by="Westmoor SENDCo",
         **on(step(3)),
+    )
+    pupil.rejoin(academy="HTH", year_group=7, returned_from="Westmoor Academy", **on(step(20)))
+    pupil.leave_trust(
+        policy=DEFAULT,
+        destination="Westmoor Academy, Eastshire",
+        records_sent_on=d + timedelta(days=1),
+        receipt_acknowledged_on=None,
+        receipt_acknowledged_by=None,
+        **on(step(20)),
     )
     pupil.correct_entry(
         corrects_seq=2,

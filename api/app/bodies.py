@@ -19,10 +19,12 @@ from domain.values import (
     AgencyKind,
     AgreementKind,
     AreaOfNeed,
+    AssessmentDecision,
     AssessmentRequester,
     ConcernSource,
     DslDecision,
     ExamArrangement,
+    IssueDecision,
     NeedType,
     Participant,
     PlanKind,
@@ -280,6 +282,78 @@ class RecordLaInformationRequest(Body):
     local_authority: str = _name("Shire County Council")
     information_requested: str = _text("Plans, reviews and attainment data")
     happened_on: date | None = _happened_on("2025-03-20")
+
+
+class SendLaInformation(Body):
+    """The school sent the local authority what it asked for."""
+
+    answers_seq: int = Field(
+        ge=1,
+        le=1_000_000,
+        description="Sequence number of the LAInformationRequested entry answered.",
+        examples=[7],
+    )
+    information_sent: str = _text("Educational advice, the last three plan reviews")
+    happened_on: date | None = _happened_on("2025-04-10")
+
+
+class _LaLetter(Body):
+    local_authority: str = _name("Shire County Council")
+    letter_dated: date = Field(description="The date of the LA's letter.", examples=["2025-04-28"])
+    la_reference: str | None = _optional_name("SCC-EHC-25-0193", "The LA's reference, if given.")
+
+
+class RecordAssessmentDecision(_LaLetter):
+    """The LA decided whether to carry out an EHC needs assessment (dated its letter)."""
+
+    decision: AssessmentDecision = Field(examples=["assess"])
+    happened_on: date | None = _happened_on("2025-04-30")
+
+
+class RecordIssueDecision(_LaLetter):
+    """The LA decided, after the assessment, whether to issue an EHC plan."""
+
+    decision: IssueDecision = Field(examples=["issue"])
+    happened_on: date | None = _happened_on("2025-07-01")
+
+
+class ReceiveDraftEhcPlan(_LaLetter):
+    """The LA sent the draft EHC plan; parents have 15 days to comment."""
+
+    setting_named: str | None = _optional_name(
+        "Oak Primary Academy", "The setting the draft names, if any."
+    )
+    happened_on: date | None = _happened_on("2025-07-01")
+
+
+class RecordReviewDecision(_LaLetter):
+    """After an annual review the LA decided to maintain, amend or cease the plan."""
+
+    decision: ReviewRecommendation = Field(examples=["amend"])
+    happened_on: date | None = _happened_on("2026-07-10")
+
+
+class CirculateReviewPapers(Body):
+    """The advice for the annual review meeting went to every invitee."""
+
+    circulated_to: list[Name] = _names(["Parent", "Shire County Council", "EP"])
+    happened_on: date | None = _happened_on("2026-06-01")
+
+
+class ReviewMonitoring(Body):
+    """A review of the pupil's place on the monitoring register."""
+
+    findings: str = _text("Reading age up six months; stays on monitoring")
+    happened_on: date | None = _happened_on("2025-02-10")
+
+
+class RejoinTrust(Body):
+    """A pupil who had left the trust is back on roll."""
+
+    academy: str = Field(min_length=1, max_length=40, examples=["OAK"])
+    year_group: int = Field(ge=-2, le=14, examples=[5])
+    returned_from: str = _name("Birch Academy (another trust)")
+    happened_on: date | None = _happened_on("2025-11-03")
 
 
 class IssueEhcPlan(Body):

@@ -24,6 +24,7 @@ from api.app.bodies import (
     AmendEhcPlan,
     CeaseEhcPlan,
     ChangeRegisterStatus,
+    CirculateReviewPapers,
     CorrectEntry,
     CrossReferenceSafeguarding,
     GrantExamAccess,
@@ -36,14 +37,21 @@ from api.app.bodies import (
     PlanTransition,
     RaiseConcern,
     ReceiveAdvice,
+    ReceiveDraftEhcPlan,
+    RecordAssessmentDecision,
+    RecordIssueDecision,
     RecordLaInformationRequest,
     RecordNeed,
+    RecordReviewDecision,
     RefuseErasure,
+    RejoinTrust,
     RequestEhcNeedsAssessment,
     RequestSubjectAccess,
+    ReviewMonitoring,
     ReviewPlan,
     ScheduleAnnualReview,
     SendAnnualReviewReport,
+    SendLaInformation,
     SignParentalAgreement,
     TransferWithinTrust,
     WithdrawNeed,
@@ -215,6 +223,65 @@ def _la_information(pupil: Pupil, body: RecordLaInformationRequest, ctx: Context
         policy=ctx.policy,
         local_authority=body.local_authority,
         information_requested=body.information_requested,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _send_la_information(pupil: Pupil, body: SendLaInformation, ctx: Context) -> None:
+    pupil.record_la_information_sent(
+        answers_seq=body.answers_seq,
+        information_sent=body.information_sent,
+        **ctx.on(body.happened_on),
+    )
+
+
+def _la_letter(body: RecordAssessmentDecision | RecordIssueDecision | Any) -> dict[str, Any]:
+    return {
+        "local_authority": body.local_authority,
+        "letter_dated": body.letter_dated,
+        "la_reference": body.la_reference,
+    }
+
+
+def _assessment_decision(pupil: Pupil, body: RecordAssessmentDecision, ctx: Context) -> None:
+    pupil.record_assessment_decision(
+        decision=body.decision, **_la_letter(body), **ctx.on(body.happened_on)
+    )
+
+
+def _issue_decision(pupil: Pupil, body: RecordIssueDecision, ctx: Context) -> None:
+    pupil.record_issue_decision(
+        decision=body.decision, **_la_letter(body), **ctx.on(body.happened_on)
+    )
+
+
+def _draft_plan(pupil: Pupil, body: ReceiveDraftEhcPlan, ctx: Context) -> None:
+    pupil.record_draft_plan(
+        setting_named=body.setting_named, **_la_letter(body), **ctx.on(body.happened_on)
+    )
+
+
+def _review_decision(pupil: Pupil, body: RecordReviewDecision, ctx: Context) -> None:
+    pupil.record_review_decision(
+        decision=body.decision, **_la_letter(body), **ctx.on(body.happened_on)
+    )
+
+
+def _circulate_papers(pupil: Pupil, body: CirculateReviewPapers, ctx: Context) -> None:
+    pupil.circulate_annual_review_papers(
+        circulated_to=body.circulated_to, **ctx.on(body.happened_on)
+    )
+
+
+def _review_monitoring(pupil: Pupil, body: ReviewMonitoring, ctx: Context) -> None:
+    pupil.review_monitoring(policy=ctx.policy, findings=body.findings, **ctx.on(body.happened_on))
+
+
+def _rejoin(pupil: Pupil, body: RejoinTrust, ctx: Context) -> None:
+    pupil.rejoin(
+        academy=body.academy,
+        year_group=body.year_group,
+        returned_from=body.returned_from,
         **ctx.on(body.happened_on),
     )
 
@@ -457,6 +524,38 @@ COMMANDS: tuple[Command, ...] = (
         _la_information,
     ),
     Command(
+        "la-information-sent",
+        "Record information sent to the LA",
+        "Record that the school sent the local authority what it asked for.",
+        SendLaInformation,
+        "LAInformationProvided",
+        _send_la_information,
+    ),
+    Command(
+        "ehc-assessment-decisions",
+        "Record the LA's decision whether to assess",
+        "Record the local authority's decision on the request, dated its letter.",
+        RecordAssessmentDecision,
+        "EHCAssessmentDecided",
+        _assessment_decision,
+    ),
+    Command(
+        "ehc-issue-decisions",
+        "Record the LA's decision whether to issue",
+        "Record the local authority's decision, after the assessment, whether to issue a plan.",
+        RecordIssueDecision,
+        "EHCPlanDecided",
+        _issue_decision,
+    ),
+    Command(
+        "draft-ehc-plans",
+        "Record a draft EHC plan received",
+        "Record the draft EHC plan the local authority sent; parents have 15 days to comment.",
+        ReceiveDraftEhcPlan,
+        "DraftEHCPlanReceived",
+        _draft_plan,
+    ),
+    Command(
         "ehc-plans",
         "Record an issued EHC plan",
         "Record the EHC plan the local authority issued, or one that came with the pupil.",
@@ -473,6 +572,14 @@ COMMANDS: tuple[Command, ...] = (
         _schedule_annual_review,
     ),
     Command(
+        "annual-review-papers",
+        "Circulate the annual review papers",
+        "Record that the advice for the annual review meeting went to every invitee.",
+        CirculateReviewPapers,
+        "AnnualReviewPapersCirculated",
+        _circulate_papers,
+    ),
+    Command(
         "annual-review-meetings",
         "Record an annual review meeting",
         "Record the annual review meeting held: who came, the voices, the recommendation.",
@@ -487,6 +594,14 @@ COMMANDS: tuple[Command, ...] = (
         SendAnnualReviewReport,
         "AnnualReviewReportSent",
         _send_report,
+    ),
+    Command(
+        "annual-review-decisions",
+        "Record the LA's decision after an annual review",
+        "Record whether the local authority will maintain, amend or cease the plan.",
+        RecordReviewDecision,
+        "AnnualReviewDecided",
+        _review_decision,
     ),
     Command(
         "ehc-plan-amendments",
@@ -554,6 +669,22 @@ COMMANDS: tuple[Command, ...] = (
         _leave_trust,
         (S, D, S, D, D, D, D),
     ),
+    Command(
+        "rejoinings",
+        "Record a pupil re-joining",
+        "Record that a pupil who left the trust is back on roll; the record reopens.",
+        RejoinTrust,
+        "PupilRejoined",
+        _rejoin,
+    ),
+    Command(
+        "monitoring-reviews",
+        "Review monitoring",
+        "Record a review of the pupil's place on the monitoring register.",
+        ReviewMonitoring,
+        "MonitoringReviewed",
+        _review_monitoring,
+    ),
     # Retention and data-protection rights: the DPO's entries, audited in retention_audit.
     Command(
         "legal-holds",
@@ -611,7 +742,7 @@ ENTRY_KINDS: dict[str, EntryKind] = {
     "ConcernRaised": EntryKind(
         ("description", "evidence"), "free text: may name or describe other pupils or adults"
     ),
-    "RegisterStatusChanged": EntryKind(),
+    "RegisterStatusChanged": EntryKind(deadlines=("monitoring_review",)),
     "NeedRecorded": EntryKind(),
     "NeedWithdrawn": EntryKind(),
     "EntryCorrected": EntryKind(),
@@ -628,9 +759,31 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         "advice from an outside professional (their name, opinion and report): ask them "
         "or consider the DPA 2018 Sch. 2 Part 3 test",
     ),
-    "EHCNeedsAssessmentRequested": EntryKind(),
+    "EHCNeedsAssessmentRequested": EntryKind(deadlines=("la_assessment_decision", "la_final_plan")),
     "LAInformationRequested": EntryKind(deadlines=("la_information",)),
-    "EHCPlanIssued": EntryKind(deadlines=("la_information", "phase_transfer")),
+    "LAInformationProvided": EntryKind(deadlines=("la_information",)),
+    "EHCAssessmentDecided": EntryKind(
+        deadlines=("la_assessment_decision", "la_issue_decision", "la_final_plan")
+    ),
+    "EHCPlanDecided": EntryKind(deadlines=("la_issue_decision", "la_final_plan")),
+    "DraftEHCPlanReceived": EntryKind(deadlines=("la_issue_decision",)),
+    "EHCPlanIssued": EntryKind(
+        deadlines=(
+            "la_information",
+            "phase_transfer",
+            "la_assessment_decision",
+            "la_issue_decision",
+            "la_final_plan",
+        )
+    ),
+    "AnnualReviewPapersCirculated": EntryKind(
+        ("circulated_to",),
+        "names the people the papers went to",
+        deadlines=("annual_review_papers",),
+    ),
+    "AnnualReviewDecided": EntryKind(deadlines=("la_review_decision", "la_amended_plan")),
+    "MonitoringReviewed": EntryKind(deadlines=("monitoring_review",)),
+    "PupilRejoined": EntryKind(("returned_from",), "names the setting the pupil comes back from"),
     "AnnualReviewScheduled": EntryKind(
         ("invitees",),
         "names the people invited",
@@ -640,6 +793,7 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         ("attendees", "parent_voice"),
         "names the attendees; " + _PARENT,
         deadlines=(
+            "la_review_decision",
             "annual_review",
             "annual_review_papers",
             "annual_review_notice",
@@ -651,8 +805,10 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         "names the recipients",
         deadlines=("annual_review_report", "annual_review", "annual_review_notice"),
     ),
-    "EHCPlanAmended": EntryKind(deadlines=("phase_transfer",)),
-    "EHCPlanCeased": EntryKind(deadlines=("annual_review", "phase_transfer")),
+    "EHCPlanAmended": EntryKind(deadlines=("phase_transfer", "la_amended_plan")),
+    "EHCPlanCeased": EntryKind(
+        deadlines=("annual_review", "phase_transfer", "la_review_decision", "la_amended_plan")
+    ),
     "SafeguardingCrossReferenced": EntryKind(
         ("cpoms_log_id", "note", "decided_by"),
         "safeguarding: may identify others or risk serious harm (DPA 2018 Sch. 3)",

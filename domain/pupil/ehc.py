@@ -12,15 +12,21 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from domain.errors import NotAllowedByPolicy, OutOfOrder
+from domain.errors import NotAllowedByPolicy, OutOfOrder, UnknownEntry
 from domain.events import (
+    AnnualReviewDecided,
     AnnualReviewHeld,
+    AnnualReviewPapersCirculated,
     AnnualReviewReportSent,
     AnnualReviewScheduled,
+    DraftEHCPlanReceived,
+    EHCAssessmentDecided,
     EHCNeedsAssessmentRequested,
     EHCPlanAmended,
     EHCPlanCeased,
+    EHCPlanDecided,
     EHCPlanIssued,
+    LAInformationProvided,
     LAInformationRequested,
 )
 from domain.policy import TrustPolicy
@@ -31,11 +37,12 @@ from domain.pupil.checks import (
     require_text,
     require_texts,
 )
+from domain.pupil.la import LaDecisions
 from domain.pupil.state import AnnualReview, Mutators, PupilState
 from domain.values import AssessmentRequester, Recorder, ReviewRecommendation, add_months
 
 
-class EhcCommands(PupilState):
+class EhcCommands(LaDecisions):
     def request_ehc_needs_assessment(
         self,
         *,
@@ -149,6 +156,59 @@ class EhcCommands(PupilState):
             transferred_from=transferred_from,
             first_review_by=add_months(happened_on, months),
         )
+
+    def record_la_information_sent(
+        self,
+        *,
+        answers_seq: int,
+        information_sent: str,
+        recorded_by: Recorder,
+        happened_on: date,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """The school's answer to the LA's request `answers_seq`, sent on `happened_on`."""
+        at = self._open_entry(LAInformationProvided, happened_on, recorded_at)
+        if not 1 <= answers_seq <= len(self.kinds) or (
+            self.kinds[answers_seq - 1] != "LAInformationRequested"
+        ):
+            raise UnknownEntry(
+                f"entry {answers_seq} is not an LA information request on this record: give "
+                "the sequence number of the LAInformationRequested entry answered"
+            )
+        require_text("what was sent to the LA", information_sent)
+        self._emit(
+            LAInformationProvided,
+            at,
+            recorded_by,
+            happened_on,
+            answers_seq=answers_seq,
+            information_sent=information_sent,
+        )
+
+    def circulate_annual_review_papers(
+        self,
+        *,
+        circulated_to: Sequence[str],
+        recorded_by: Recorder,
+        happened_on: date,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """The advice for the arranged meeting went to the invitees on `happened_on`."""
+        at = self._open_entry(AnnualReviewPapersCirculated, happened_on, recorded_at)
+        self._plan_in_force("circulating annual review papers")
+        review = self.ehc.review
+        if review is None or review.held_on is not None:
+            raise OutOfOrder(
+                "papers are circulated before an arranged annual review meeting: record "
+                "AnnualReviewScheduled first"
+            )
+        people = require_texts("who the papers went to", circulated_to)
+        if happened_on > review.meeting_on:
+            raise OutOfOrder(
+                f"the meeting was arranged for {review.meeting_on}: papers circulated after it "
+                "belong to the meeting's record (AnnualReviewHeld, papers_circulated_on)"
+            )
+        self._emit(AnnualReviewPapersCirculated, at, recorded_by, happened_on, circulated_to=people)
 
     def schedule_annual_review(
         self,
@@ -329,7 +389,13 @@ class EhcCommands(PupilState):
     # ----- mutators ---------------------------------------------------------------------
 
     def _assessment_requested(self, event: EHCNeedsAssessmentRequested) -> None:
-        self.ehc = replace(self.ehc, requested_on=event.happened_on)
+        self.ehc = replace(
+            self.ehc,
+            requested_on=event.happened_on,
+            assessment_decision=None,
+            issue_decision=None,
+            draft_on=None,
+        )
 
     def _plan_issued(self, event: EHCPlanIssued) -> None:
         self.ehc = replace(self.ehc, issued_on=event.happened_on, review=None)
@@ -338,6 +404,7 @@ class EhcCommands(PupilState):
         self.ehc = replace(self.ehc, review=AnnualReview(event.happened_on, event.meeting_on))
 
     def _review_held(self, event: AnnualReviewHeld) -> None:
+        self.ehc = replace(self.ehc, last_review_held_on=event.happened_on, review_decided=False)
         if self.ehc.review is not None:
             self.ehc = replace(self.ehc, review=replace(self.ehc.review, held_on=event.happened_on))
 
@@ -355,10 +422,16 @@ def _unchanged(state: PupilState, event: object) -> None:
 MUTATORS: Mutators = {
     EHCNeedsAssessmentRequested: EhcCommands._assessment_requested,
     LAInformationRequested: _unchanged,
+    LAInformationProvided: _unchanged,
+    EHCAssessmentDecided: LaDecisions._assessment_decided,
+    EHCPlanDecided: LaDecisions._issue_decided,
+    DraftEHCPlanReceived: LaDecisions._draft_received,
     EHCPlanIssued: EhcCommands._plan_issued,
     AnnualReviewScheduled: EhcCommands._review_scheduled,
+    AnnualReviewPapersCirculated: _unchanged,
     AnnualReviewHeld: EhcCommands._review_held,
     AnnualReviewReportSent: EhcCommands._report_sent,
+    AnnualReviewDecided: LaDecisions._review_decided,
     EHCPlanAmended: _unchanged,
     EHCPlanCeased: EhcCommands._plan_ceased,
 }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from domain.errors import InvalidEntry, NotAllowedByPolicy
-from domain.events import LeftTrust, TransferredWithinTrust, TransitionPlanned
+from domain.errors import InvalidEntry, NotAllowedByPolicy, OutOfOrder
+from domain.events import LeftTrust, PupilRejoined, TransferredWithinTrust, TransitionPlanned
 from domain.policy import TrustPolicy
 from domain.pupil.checks import check_not_before, check_past, member, require_text
 from domain.pupil.state import Departure, Mutators, PupilState
@@ -125,6 +125,38 @@ class MovementCommands(PupilState):
             receipt_acknowledged_by=receipt_acknowledged_by,
         )
 
+    def rejoin(
+        self,
+        *,
+        academy: str,
+        year_group: int,
+        returned_from: str,
+        recorded_by: Recorder,
+        happened_on: date,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """A pupil who left comes back on roll (the first day back); the record reopens at
+        `academy` and new entries can be added again."""
+        at = self._open_entry(PupilRejoined, happened_on, recorded_at)
+        if self.left is None:
+            raise OutOfOrder("the pupil has not left the trust: a re-joining follows LeftTrust")
+        check_not_before("the return", happened_on, "the day the pupil left", self.left.left_on)
+        require_text("the academy the pupil rejoins", academy)
+        require_text("where the pupil returns from", returned_from)
+        if not -2 <= year_group <= 14:
+            raise InvalidEntry(
+                f"year group {year_group} is out of range: use -2 (nursery 1) to 14 (post-16)"
+            )
+        self._emit(
+            PupilRejoined,
+            at,
+            recorded_by,
+            happened_on,
+            academy=academy,
+            year_group=year_group,
+            returned_from=returned_from,
+        )
+
     def _check_receipt(
         self, sent: date | None, acknowledged: date | None, by: str | None, at: datetime
     ) -> None:
@@ -150,6 +182,12 @@ class MovementCommands(PupilState):
             self.left = Departure(event.happened_on, event.destination)
 
 
+def _rejoined(state: PupilState, event: PupilRejoined) -> None:
+    state.left = None
+    state.academy = event.academy
+    state.year_group = event.year_group
+
+
 def _transition_planned(state: PupilState, event: TransitionPlanned) -> None:
     """A plan for a move; the move itself is TransferredWithinTrust or LeftTrust."""
 
@@ -158,4 +196,5 @@ MUTATORS: Mutators = {
     TransitionPlanned: _transition_planned,
     TransferredWithinTrust: MovementCommands._transferred,
     LeftTrust: MovementCommands._left,
+    PupilRejoined: _rejoined,
 }

@@ -7,10 +7,10 @@ whatever the policy says: K and E need a primary need.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from domain.errors import NotAllowedByPolicy, TransitionNotAllowed
-from domain.events import RegisterStatusChanged
+from domain.errors import NotAllowedByPolicy, OutOfOrder, TransitionNotAllowed
+from domain.events import MonitoringReviewed, RegisterStatusChanged
 from domain.policy import Requirement, TrustPolicy
 from domain.pupil.checks import check_past, member, members, require_text
 from domain.pupil.state import Mutators, PupilState
@@ -150,6 +150,34 @@ class RegisterCommands(PupilState):
             return "the EHC plan ceased by the local authority: record EHCPlanCeased first"
         return None
 
+    def review_monitoring(
+        self,
+        *,
+        policy: TrustPolicy,
+        findings: str,
+        recorded_by: Recorder,
+        happened_on: date,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """A review of a pupil on the monitoring register; the next is due by the policy's
+        `monitoring_review_interval_days` (none when the policy sets no interval)."""
+        at = self._open_entry(MonitoringReviewed, happened_on, recorded_at)
+        if self.status != RegisterStatus.MONITORING:
+            raise OutOfOrder(
+                f"the pupil is not on the monitoring register (status {self.status.value}): "
+                "a monitoring review needs RegisterStatusChanged to monitoring first"
+            )
+        require_text("what the review found", findings)
+        interval = policy.deadlines.monitoring_review_interval_days
+        self._emit(
+            MonitoringReviewed,
+            at,
+            recorded_by,
+            happened_on,
+            findings=findings,
+            next_review_by=None if interval is None else happened_on + timedelta(days=interval),
+        )
+
     # ----- mutators ---------------------------------------------------------------------
 
     def _status_changed(self, event: RegisterStatusChanged) -> None:
@@ -157,4 +185,11 @@ class RegisterCommands(PupilState):
         self.sub_flags = event.sub_flags
 
 
-MUTATORS: Mutators = {RegisterStatusChanged: RegisterCommands._status_changed}
+def _monitoring_reviewed(state: PupilState, event: MonitoringReviewed) -> None:
+    """A review leaves the pupil where they are; a move is RegisterStatusChanged."""
+
+
+MUTATORS: Mutators = {
+    RegisterStatusChanged: RegisterCommands._status_changed,
+    MonitoringReviewed: _monitoring_reviewed,
+}

@@ -20,6 +20,7 @@ from domain.events import (
     LegalHoldLifted,
     LegalHoldPlaced,
     PupilEvent,
+    PupilRejoined,
     RecordsDisclosed,
     RecordsPurged,
     SubjectAccessRequested,
@@ -45,6 +46,7 @@ AFTER_LEAVING: frozenset[type[PupilEvent]] = frozenset(
     {
         EntryCorrected,
         LeftTrust,
+        PupilRejoined,
         LegalHoldPlaced,
         LegalHoldLifted,
         RecordsDisclosed,
@@ -88,6 +90,12 @@ class EhcState:
     issued_on: date | None = None  # the EHC plan in force, if any
     ceased_on: date | None = None  # when the last plan ceased
     review: AnnualReview | None = None
+    # The LA's decisions on the latest request: whether to assess, then whether to issue.
+    assessment_decision: str | None = None
+    issue_decision: str | None = None
+    draft_on: date | None = None  # the draft plan of the latest request, when received
+    last_review_held_on: date | None = None  # the latest annual review meeting held
+    review_decided: bool = False  # the LA decided after that meeting
 
 
 @dataclass(frozen=True)

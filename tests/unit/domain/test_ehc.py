@@ -396,7 +396,8 @@ def test_the_report_is_due_by_the_policy_and_the_next_review_a_year_on() -> None
     pupil.hold_annual_review(**_hold(date(2026, 2, 2), policy=ASPIRE))
     (event,) = pupil.collect_events()
     assert isinstance(event, AnnualReviewHeld)
-    assert event.report_due_by == date(2026, 3, 2)  # four weeks in Aspire
+    # Aspire's policy says four weeks; the law (SEND Regs 2014 reg. 20(7)) says two, and wins.
+    assert event.report_due_by == date(2026, 2, 16)
     assert event.next_review_by == date(2027, 2, 2)
 
 

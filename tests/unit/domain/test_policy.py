@@ -148,7 +148,7 @@ def test_inspire_has_two_categories_and_copies_notes_to_parents() -> None:
 
 def test_aspire_deadlines() -> None:
     deadlines = policy("aspire").deadlines
-    assert deadlines.annual_review_report_days == 28
+    assert deadlines.annual_review_report_days == 14  # §14 "four weeks": the law says two
     assert deadlines.annual_review_notice_days == 14
     assert deadlines.annual_review_papers_days_before == 14
     assert deadlines.la_information_request_days == 42
@@ -170,7 +170,7 @@ def test_aspire_confidentiality_exam_access_and_parent_meetings() -> None:
     )
     assert aspire.exam_access.lapse_on_entry_to_year == 7
     assert aspire.plans.parent_meetings_per_year == 2
-    assert aspire.annual_review_report_due(date(2026, 3, 2)) == date(2026, 3, 30)
+    assert aspire.annual_review_report_due(date(2026, 3, 2)) == date(2026, 3, 16)
 
 
 def test_humber_keeps_monitoring_pupils_removed_from_the_sen_record() -> None:
