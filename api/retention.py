@@ -53,6 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from api import upn_index
 from api.application import ConflictingUpdate, PupilRecords
 from crypto.chain import checkpoint_signature_valid
 from crypto.errors import KeyShredded
@@ -349,6 +350,7 @@ class Retention:
             # Nothing pupil-specific stays but the signed purge record (which names the
             # proposer and approver): the pupil's audit lines go with the purge.
             session.execute(delete(audit_log).where(audit_log.c.pupil_id == record.pupil_id))
+            upn_index.forget(session, record.pupil_id)  # the keyed hash of the pupil's UPN
         self._on_step("record")
         if self.records.data_keys.shredded_at(record.pupil_id) is None:
             self.records.data_keys.shred(record.pupil_id, self.records.clock())

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from api.app.core import Parts
 from api.app.exports import Exports
+from api.app.imports import Imports
 from api.app.oversight import Purges
 from api.app.queries import Reads
 from api.app.signins import SignIns
@@ -32,6 +33,7 @@ class Chronicle:
         self.reads = Reads(parts)
         self.exports = Exports(parts)
         self.purges = Purges(parts)
+        self.imports = Imports(parts)  # pupils from the MIS (docs/import.md)
         # Tokens checked for a sign-in (throttled and audited), and the sign-in audit.
         self.sign_ins = SignIns(parts)
 

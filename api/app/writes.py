@@ -9,6 +9,7 @@ A retry with the same idempotency key gets the first answer and writes nothing n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -16,6 +17,7 @@ from uuid import UUID, uuid4
 import sqlalchemy.exc
 from eventsourcing.persistence import PersistenceError
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from api.academies import Academies
 from api.app.bodies import RegisterPupil, TransferWithinTrust
@@ -26,6 +28,7 @@ from api.app.errors import AppError, busy, forbidden, stale
 from api.app.idempotency import Stored, request_hash
 from api.application import ConflictingUpdate
 from api.retention import audit_row
+from api.upn_index import UpnIndex
 from domain.pupil import Pupil
 
 
@@ -104,6 +107,9 @@ class Entries(UseCases):
         replayed = write.replay()
         if replayed is not None:
             return replayed
+        upns = UpnIndex.of(self._parts.records)
+        if upns.holder(body.upn) is not None:
+            raise upn_taken()
         now = self.now()
         pupil = Pupil.register(
             pupil_id=uuid4(),
@@ -118,7 +124,25 @@ class Entries(UseCases):
             happened_on=body.happened_on or now.date(),
             recorded_at=now,
         )
-        return write.save(pupil, None)
+        try:
+            return write.save(
+                pupil, None, claim=lambda session: upns.claim(session, [(body.upn, pupil.id)])
+            )
+        except AppError:
+            if upns.holder(body.upn) not in (None, pupil.id):
+                raise upn_taken() from None  # a concurrent registration of the UPN won
+            raise
+
+
+def upn_taken() -> AppError:
+    """409: the UPN is a pupil's already (who, and where, is not said: the caller may not
+    cover that pupil's academy)."""
+    return AppError(
+        409,
+        "upn_taken",
+        "a pupil with this UPN is already on the trust's records (a UPN is unique within the "
+        "trust); nothing was saved: if the pupil moved academy, record a transfer instead",
+    )
 
 
 def _listed(parts: Parts, academy: str) -> None:
@@ -165,14 +189,19 @@ class _Write:
         b = stored.body
         return Saved(UUID(b["pupil_id"]), b["version"], b["seq"], b["type"], replayed=True)
 
-    def save(self, pupil: Pupil, audit: str | None) -> Saved:
-        """Save the pupil's new events with the idempotency record and the audit row."""
+    def save(
+        self, pupil: Pupil, audit: str | None, claim: Callable[[Session], None] | None = None
+    ) -> Saved:
+        """Save the pupil's new events with the idempotency record and the audit row (and,
+        for a registration, its `claim` of the UPN, made first: a lost race fails it)."""
         records = self.parts.records
         kind = type(pupil.pending_events[-1]).__name__
         saved = Saved(pupil.id, pupil.version, pupil.version, kind)
         base = pupil.version - len(pupil.pending_events)  # save() empties pending_events
         try:
             with records.datastore.transaction(True) as session:
+                if claim is not None:
+                    claim(session)
                 records.save(pupil)
                 now = records.clock()
                 if self.key is not None and self.caller.user_id is not None:
