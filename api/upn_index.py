@@ -25,8 +25,21 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from uuid import UUID, uuid5
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from eventsourcing.persistence import PersistenceError
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from api.application import PupilRecords
@@ -55,7 +68,7 @@ class UpnIndex:
     def __init__(self, records: PupilRecords) -> None:
         self._records = records
         self._secret: bytes | None = None
-        metadata.create_all(records.datastore.engine, checkfirst=True)
+        create_table(records.datastore.engine)
 
     @classmethod
     def of(cls, records: PupilRecords) -> UpnIndex:
@@ -153,7 +166,7 @@ class UpnIndex:
                             for d, p in list(rows.items())[start : start + 1000]
                         ],
                     )
-        except IntegrityError:
+        except (IntegrityError, PersistenceError):  # the datastore wraps what the driver raised
             made = self._unwrap()
             if made is None:
                 raise
@@ -167,7 +180,20 @@ class UpnIndex:
         return secret
 
 
+def create_table(engine: Engine) -> None:
+    """Create the index's table if it is missing; another process creating it at the same
+    moment is no error."""
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return
+        except DBAPIError:
+            if attempt == 2:
+                raise
+
+
 def forget(session: Session, pupil_id: UUID) -> None:
     """Delete the pupil's row (a purge, inside its transaction); nothing if there is none."""
-    metadata.create_all(session.connection(), checkfirst=True)
+    if not inspect(session.connection()).has_table(pupil_upns.name):
+        return
     session.execute(delete(pupil_upns).where(pupil_upns.c.pupil_id == pupil_id))
