@@ -14,13 +14,15 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from domain.pupil import Pupil
-from domain.values import AgreementKind, NeedType
+from domain.values import AgreementKind, NeedType, RegisterStatus
 from tests.factories import (
     DEFAULT,
     a_pupil,
     agree,
+    decide_assessment,
     hold_review,
     issue_plan,
+    move,
     on,
     primary_need,
     request_assessment,
@@ -77,10 +79,59 @@ def _review_arranged(pupil: Pupil) -> Body:
     return {}
 
 
+def _review_arranged_ahead(pupil: Pupil) -> Body:
+    """A meeting arranged for three weeks from today, so papers can go out today."""
+    _ehc_plan(pupil)
+    schedule_review(pupil, date(2025, 3, 3), today() + timedelta(days=21))
+    return {}
+
+
+def _check(ok: bool) -> None:
+    assert ok
+
+
 def _review_held(pupil: Pupil) -> Body:
     _review_arranged(pupil)
     hold_review(pupil, date(2025, 3, 24))
     return {}
+
+
+def _la_asked(pupil: Pupil) -> Body:
+    request_assessment(pupil, date(2025, 2, 10))
+    pupil.record_la_information_request(
+        policy=DEFAULT,
+        local_authority="Shire CC",
+        information_requested="Plans and reviews",
+        **on(date(2025, 2, 17)),
+    )
+    return {"answers_seq": pupil.version}
+
+
+def _assessing(pupil: Pupil) -> Body:
+    request_assessment(pupil, date(2025, 2, 10))
+    decide_assessment(pupil, date(2025, 3, 17))
+    return {}
+
+
+def _on_monitoring(pupil: Pupil) -> Body:
+    move(pupil, date(2025, 2, 10), RegisterStatus.MONITORING)
+    return {}
+
+
+def _left(pupil: Pupil) -> Body:
+    pupil.leave_trust(
+        policy=DEFAULT,
+        destination="Birch Academy",
+        records_sent_on=date(2025, 2, 28),
+        receipt_acknowledged_on=None,
+        receipt_acknowledged_by=None,
+        **on(date(2025, 2, 28)),
+    )
+    return {}
+
+
+def _letter(**more: Any) -> Body:
+    return {"local_authority": "Shire CC", "letter_dated": today().isoformat(), **more}
 
 
 def _a_hold(pupil: Pupil) -> Body:
@@ -265,6 +316,39 @@ EXAMPLES: tuple[Example, ...] = (
         _assessment,
     ),
     Example(
+        "la-information-sent",
+        "LAInformationProvided",
+        lambda: {"information_sent": "Plans and reviews"},
+        Refusal(
+            {"answers_seq": 1, "information_sent": "Plans"},
+            "unknown_entry",
+            "entry 1 is not an LA information request",
+        ),
+        _la_asked,
+    ),
+    Example(
+        "ehc-assessment-decisions",
+        "EHCAssessmentDecided",
+        lambda: _letter(decision="not_assess"),
+        Refusal(_letter(decision="assess"), "out_of_order", "EHCNeedsAssessmentRequested first"),
+        _assessment,
+        check=lambda payload: _check(payload["appeal_by"] is not None),
+    ),
+    Example(
+        "ehc-issue-decisions",
+        "EHCPlanDecided",
+        lambda: _letter(decision="issue", la_reference="SCC-1"),
+        Refusal(_letter(decision="issue"), "out_of_order", "decision to assess", _assessment),
+        _assessing,
+    ),
+    Example(
+        "draft-ehc-plans",
+        "DraftEHCPlanReceived",
+        lambda: _letter(setting_named="Oak Primary"),
+        Refusal(_letter(), "out_of_order", "decision to assess", _assessment),
+        _assessing,
+    ),
+    Example(
         "ehc-plans",
         "EHCPlanIssued",
         lambda: {
@@ -304,6 +388,15 @@ EXAMPLES: tuple[Example, ...] = (
         _ehc_plan,
     ),
     Example(
+        "annual-review-papers",
+        "AnnualReviewPapersCirculated",
+        lambda: {"circulated_to": ["Parent", "Shire CC"]},
+        Refusal(
+            {"circulated_to": ["Parent"]}, "out_of_order", "AnnualReviewScheduled first", _ehc_plan
+        ),
+        _review_arranged_ahead,
+    ),
+    Example(
         "annual-review-meetings",
         "AnnualReviewHeld",
         lambda: {
@@ -336,6 +429,14 @@ EXAMPLES: tuple[Example, ...] = (
             _review_arranged,
         ),
         _review_held,
+    ),
+    Example(
+        "annual-review-decisions",
+        "AnnualReviewDecided",
+        lambda: _letter(decision="amend"),
+        Refusal(_letter(decision="amend"), "out_of_order", "AnnualReviewHeld first"),
+        _review_held,
+        check=lambda payload: _check(payload["amended_plan_by"] is not None),
     ),
     Example(
         "ehc-plan-amendments",
@@ -460,6 +561,24 @@ EXAMPLES: tuple[Example, ...] = (
             "invalid_entry",
             "receipt can be acknowledged only for records sent",
         ),
+    ),
+    Example(
+        "rejoinings",
+        "PupilRejoined",
+        lambda: {"academy": "OAK", "year_group": 5, "returned_from": "Birch Academy"},
+        Refusal(
+            {"academy": "OAK", "year_group": 5, "returned_from": "Birch Academy"},
+            "out_of_order",
+            "a re-joining follows LeftTrust",
+        ),
+        _left,
+    ),
+    Example(
+        "monitoring-reviews",
+        "MonitoringReviewed",
+        lambda: {"findings": "Progress in reading; stays on monitoring"},
+        Refusal({"findings": "Fine"}, "out_of_order", "not on the monitoring register"),
+        _on_monitoring,
     ),
 )
 
