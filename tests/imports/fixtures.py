@@ -74,6 +74,7 @@ def csv_bytes(
         fields.append("academy")
     if sen:
         fields += ["sen_provision", "primary_need", "secondary_need", "sen_start_date"]
+    fields = [f for f in fields if f in mapping.columns]
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow([mapping.columns[f][0] for f in fields])

@@ -1,0 +1,127 @@
+"""`chronicle import pupils FILE`: pupils from the MIS (docs/import.md).
+
+A thin edge over the import use case (api/app/imports.py): it reads the file, shows a
+progress bar while batches are saved, and prints the report — counts, refused rows by
+line and column, moves held for a person — as text or JSON. Exit 1 when a row is refused
+(nothing was written) or the file cannot be read; 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.app.imports import ImportReport
+from api.cli_common import CommandFailed, chronicle, err, operator, out
+from api.imports.ctf import CTF, ctf_rows
+from api.imports.mappings import MappingError, mapping_named
+from api.imports.sources import SourceError, csv_rows
+from domain.values import Role
+
+import_app = typer.Typer(no_args_is_help=True, help="Bring a trust's pupils in from its MIS.")
+
+
+@import_app.command("pupils")
+def import_pupils(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The export.")],
+    format: Annotated[str, typer.Option("--format", help="csv or ctf.")] = "csv",
+    mapping: Annotated[
+        str | None,
+        typer.Option(help="A shipped mapping (chronicle, census) or a mapping file (TOML)."),
+    ] = None,
+    academy: Annotated[
+        str | None, typer.Option(help="The academy of rows that name none (its code).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be written.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+    per_row: Annotated[bool, typer.Option("--per-row", help="Each row's entries too.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Your staff id (recorded).")] = None,
+    role: Annotated[Role, typer.Option("--role", help="The role you act in.")] = Role.SENDCO,
+) -> None:
+    """Import pupils from a CSV export or a Common Transfer File: every row is checked
+    before anything is written; the same file again changes nothing."""
+    if format not in ("csv", "ctf"):
+        raise typer.BadParameter("csv or ctf", param_hint="--format")
+    try:
+        data = file.read_bytes()
+        if format == "ctf":
+            chosen = CTF
+            rows, encoding = ctf_rows(data)
+        else:
+            chosen = mapping_named(mapping)
+            rows, encoding = csv_rows(data, chosen)
+    except (SourceError, MappingError) as e:
+        raise CommandFailed(f"{file.name}: {e}; nothing was imported") from None
+    caller = operator(by, role)
+    with chronicle() as app:
+        if as_json or dry_run:
+            report = app.imports.pupils(
+                caller, rows, chosen, encoding=encoding, academy=academy, dry_run=dry_run
+            )
+        else:
+            with _bar() as bar:
+                task = bar.add_task("saving pupils", total=None)
+                report = app.imports.pupils(
+                    caller, rows, chosen, encoding=encoding, academy=academy,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )  # fmt: skip
+    if as_json:
+        out.print_json(json.dumps(report.as_json(per_row=per_row)))
+    else:
+        _print(report, per_row)
+    if report.refused:
+        raise typer.Exit(1)
+
+
+def _bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _print(report: ImportReport, per_row: bool) -> None:
+    said = report.as_json(per_row=per_row)
+    pupils = said["pupils"]
+    verb = "would be" if report.dry_run else ("were" if report.written else "would have been")
+    out.print(
+        f"{report.rows} rows read ({escape(report.encoding)}, {escape(report.source)}): "
+        f"{pupils['new']} new pupils, {pupils['changed']} changed, "
+        f"{pupils['unchanged']} unchanged",
+        highlight=False,
+    )
+    if report.refused:
+        err.print(
+            f"[red]{len(report.refused)} problems: nothing was written[/red] (fix the file "
+            "and import it again)",
+            highlight=False,
+        )
+        for refusal in report.refused:
+            err.print(f"  {escape(str(refusal))}", highlight=False)
+        return
+    if said["entries"]:
+        table = Table("entry", "count", title=f"entries that {verb} written")
+        for kind, n in said["entries"].items():
+            table.add_row(kind, str(n))
+        out.print(table)
+    for held in report.held:
+        out.print(
+            f"  held: line {held.line}: {escape(held.what)}: {escape(held.reason)}",
+            highlight=False,
+        )
+    if per_row:
+        for row in said.get("per_row", []):
+            out.print(
+                f"  line {row['line']}: {row['outcome']} {', '.join(row['entries'])}",
+                highlight=False,
+            )
