@@ -39,11 +39,8 @@ def test_import_pupils_from_the_command_line(tmp_path: Path, store: Store) -> No
     home = tmp_path / "home"
     db = None if store.kind == "sqlite" else store.url
     ok(run(home, "init", db=db))
-    ok(
-        run(
-            home, "academies", "rename", "OAK", "--name", "Oakfield", "--dfe-number", "873/2041", db=db
-        )
-    )
+    oak = ("academies", "rename", "OAK", "--name", "Oakfield", "--dfe-number", "873/2041")
+    ok(run(home, *oak, db=db))
     made = pupils(6)
     made[1] = replace(made[1], provision="K", needs=("SPLD",), sen_start=date(2024, 9, 4))
     export = tmp_path / "export.csv"
