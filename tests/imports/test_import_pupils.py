@@ -355,3 +355,26 @@ def test_upn_helper_makes_valid_upns() -> None:
     from domain.values import validate_upn
 
     assert validate_upn(upn(7)) == upn(7)
+
+
+def test_imported_entries_verify_in_an_export(records: PupilRecords, tmp_path: Path) -> None:
+    from api.export import Disclosure, export_pupil
+    from crypto.bundle_check import verify_bundle
+    from domain.values import Recorder
+
+    Academies(records.datastore.engine).add("OAK", "Oakfield Primary Academy", NOW)
+    key = Ed25519PrivateKey.generate()
+    ledger = build_ledger(records, key, tmp_path / "journal.jsonl")
+    app = assemble(records, ledger)
+    made = pupils(2)
+    made[1] = replace(made[1], provision="K", needs=("SPLD", "HI"), sen_start=date(2024, 9, 4))
+    run(app, csv_bytes(made, CHRONICLE))
+    pupil = on_file(records)[made[1].upn]
+    tribunal = Disclosure(
+        "First-tier Tribunal (SEND)", "send_tribunal_appeal", "SEND Regulations 2014",
+        Recorder("OAK-sendco-1", Role.SENDCO),
+    )  # fmt: skip
+    result = export_pupil(records, ledger, pupil.id, tribunal, {})
+    assert verify_bundle(result.bundle, ledger.public_key).valid
+    kinds = [e["type"] for e in result.bundle["events"]]
+    assert kinds[:4] == ["PupilRegistered", "NeedRecorded", "NeedRecorded", "RegisterStatusChanged"]
