@@ -274,9 +274,24 @@ class Deadlines(_Model):
         return self
 
 
+# Plans reviewed on their own cycle, not the termly APDR one: an individual healthcare plan
+# "at least annually" (DfE, Supporting pupils at school with medical conditions, 2015,
+# para. 22); PEEPs, intimate care plans and risk assessments with it, at least annually
+# (product default; no statute sets a shorter interval, and each is reviewed sooner when
+# needs change). A plan that states its review date keeps it.
+PLAN_REVIEW_INTERVALS: Mapping[PlanKind, int] = {
+    "health_care_plan": 365, "peep": 365, "intimate_care_plan": 365, "risk_assessment": 365,
+}  # fmt: skip
+
+
 class PlansPolicy(_Model):
     kinds: tuple[PlanKind, ...] = Field(min_length=1)
     parent_meetings_per_year: Annotated[int, Field(strict=True, gt=0, le=12)] = 3
+    # Review interval per plan kind when a plan states no date; other kinds take
+    # deadlines.individual_plan_review_interval_days.
+    review_interval_days: dict[PlanKind, Days] = Field(
+        default_factory=lambda: dict(PLAN_REVIEW_INTERVALS)
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> "PlansPolicy":
@@ -486,9 +501,13 @@ class TrustPolicy(_Model):
     def annual_review_papers_by(self, meeting_on: date) -> date:
         return meeting_on - timedelta(days=self.deadlines.annual_review_papers_days_before)
 
-    def plan_review_due(self, agreed_on: date) -> date:
-        """Fallback review date for a plan that states none."""
-        return agreed_on + timedelta(days=self.deadlines.individual_plan_review_interval_days)
+    def plan_review_due(self, agreed_on: date, kind: str | None = None) -> date:
+        """Fallback review date for a plan that states none: the plan kind's own interval
+        (`plans.review_interval_days`), else the termly one."""
+        days = self.deadlines.individual_plan_review_interval_days
+        if kind is not None:
+            days = self.plans.review_interval_days.get(_check(kind, PLAN_KINDS, "plan kind"), days)
+        return agreed_on + timedelta(days=days)
 
 
 def _check(value: str, allowed: tuple[_T, ...], what: str) -> _T:

@@ -239,7 +239,9 @@ class DeadlineSchedule:
     # ----- plans ---------------------------------------------------------------------------
 
     def _plan_agreed(self, e: _Entry) -> None:
-        review_on = _day_or_none(e.p.get("review_on")) or self.policy.plan_review_due(e.day)
+        review_on = _day_or_none(e.p.get("review_on")) or self.policy.plan_review_due(
+            e.day, e.p["kind"]
+        )
         e.open(_plan_rule(e.p["kind"]), e.p["plan_id"], review_on, detail=e.p["kind"])
 
     def _plan_reviewed(self, e: _Entry) -> None:

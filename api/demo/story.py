@@ -23,10 +23,12 @@ from domain.values import (
     AgencyKind,
     AgreementKind,
     AreaOfNeed,
+    AssessmentDecision,
     ConcernSource,
     DisclosurePurpose,
     DslDecision,
     ExamArrangement,
+    IssueDecision,
     NeedType,
     Participant,
     PlanKind,
@@ -73,6 +75,7 @@ class Story(Steps):
         self._concerns()
         if depth >= 1 and self._can_move(RegisterStatus.MONITORING):
             self._move(RegisterStatus.MONITORING, "Concern logged; adjustments to be monitored.")
+            self._monitoring_review()
             if depth == 1 and self.rng.random() < 0.3:
                 self._move(RegisterStatus.NONE, "Good progress; no longer monitored.")
         self._interlude()
@@ -84,6 +87,20 @@ class Story(Steps):
         if depth >= 3:
             self._ehc_needs_assessment()
             self._annual_reviews()
+
+    def _monitoring_review(self) -> None:
+        """A review on the monitoring register, before the policy's interval runs out."""
+        interval = self.policy.deadlines.monitoring_review_interval_days or 61
+        self.pupil.review_monitoring(
+            policy=self.policy,
+            findings=self.rng.choice(
+                [
+                    "Progress with adjustments; stays on monitoring.",
+                    "Gap narrowing; keep monitoring.",
+                ]
+            ),
+            **self._on(self.clock.next(max(1, interval - 30), max(1, interval - 10))),
+        )
 
     def _interlude(self) -> None:
         """Between chapters, now and then, one of the rarer entries of this pupil's story;
@@ -183,13 +200,30 @@ class Story(Steps):
                 return
 
     def _ehc_needs_assessment(self) -> None:
+        """The statutory path, each step inside its clock: the LA's decision to assess (six
+        weeks), the school's answer to its request, the decision to issue (16 weeks), the
+        draft and the final plan (20 weeks); a holiday may still make the LA late."""
         la = self._la()
-        self._request_assessment(self.clock.next(20, 60))
+        requested = self.clock.next(20, 60)
+        self._request_assessment(requested)
         self.pupil.record_la_information_request(
             policy=self.policy,
             local_authority=la,
             information_requested="Educational advice, APDR records and the pupil's views.",
-            **self._on(self.clock.next(7, 21)),
+            **self._on(self.clock.next(5, 10)),
+        )
+        self.pupil.record_la_information_sent(
+            answers_seq=self.pupil.version,
+            information_sent="Educational advice, the last APDR reviews and the pupil's views.",
+            **self._on(self.clock.next(10, 25)),
+        )
+        heard, letter = self._la_letter(requested + timedelta(weeks=5))
+        self.pupil.record_assessment_decision(
+            local_authority=la,
+            decision=AssessmentDecision.ASSESS,
+            letter_dated=letter,
+            la_reference=self._la_reference(),
+            **self._on(heard),
         )
         agency, service = AGENCIES[self.area]
         self.pupil.receive_advice(
@@ -198,11 +232,36 @@ class Story(Steps):
             professional=None,
             summary="Statutory advice for the EHC needs assessment.",
             recommendations=("Small-group teaching for core subjects",),
-            **self._on(self.clock.next(20, 40)),
+            **self._on(self.clock.next(5, 20)),
         )
-        self._issue_plan(self.clock.next(60, 110), transferred_from=None)
+        if self.rng.random() < 0.5:  # some LAs write to say so before the draft comes
+            heard, letter = self._la_letter(requested + timedelta(weeks=13))
+            self.pupil.record_issue_decision(
+                local_authority=la,
+                decision=IssueDecision.ISSUE,
+                letter_dated=letter,
+                la_reference=self._la_reference(),
+                **self._on(heard),
+            )
+        heard, letter = self._la_letter(requested + timedelta(weeks=14))
+        self.pupil.record_draft_plan(
+            local_authority=la,
+            letter_dated=letter,
+            la_reference=self._la_reference(),
+            setting_named=self.academy.name,
+            **self._on(heard),
+        )
+        self._issue_plan(self.clock.to(requested + timedelta(weeks=19)), transferred_from=None)
         self._move(RegisterStatus.EHCP, "EHC plan issued by the local authority.")
         self._interlude()
+
+    def _la_letter(self, around: date) -> tuple[date, date]:
+        """The day the school heard of an LA decision, and the date of its letter."""
+        heard = self.clock.to(around)
+        return heard, max(self.pupil.ehc.requested_on or heard, heard - timedelta(days=2))
+
+    def _la_reference(self) -> str:
+        return f"EHC-{self.academy.la_code}-{self.rng.randint(10000, 99999)}"
 
     def _ehc_plan_from_previous_setting(self) -> None:
         self._issue_plan(self.clock.next(1, 10), transferred_from="Previous setting (out of trust)")
@@ -213,7 +272,16 @@ class Story(Steps):
         due = add_months(self.pupil.ehc.issued_on, 12)
         while True:
             held = self._annual_review(due)
-            if self.rng.random() < 0.3:
+            amend = self.rng.random() < 0.3
+            heard, letter = self._la_letter(held + timedelta(weeks=3))
+            self.pupil.record_review_decision(
+                local_authority=self._la(),
+                decision=ReviewRecommendation.AMEND if amend else ReviewRecommendation.MAINTAIN,
+                letter_dated=max(letter, held),
+                la_reference=None,
+                **self._on(heard),
+            )
+            if amend:
                 self._amend("Annual review recommendation", phase_transfer=False)
             self._interlude()
             if self.rng.random() < 0.1:
@@ -232,13 +300,18 @@ class Story(Steps):
             notice_given_on=notice,
             **self._on(notice),
         )
+        papers = meeting - timedelta(days=deadlines.annual_review_papers_days_before)
+        circulated = self.clock.to(papers)
+        pupil.circulate_annual_review_papers(
+            circulated_to=("Parents/carers", f"{self._la()} SEN team", "Class teacher"),
+            **self._on(circulated),
+        )
         held = self.clock.to(meeting)
         voice = self.rng.choice(VOICES)
         pupil.hold_annual_review(
             policy=self.policy,
             attendees=("Parents/carers", "Class teacher", "SENDCo", "Pupil"),
-            papers_circulated_on=meeting
-            - timedelta(days=deadlines.annual_review_papers_days_before),
+            papers_circulated_on=circulated,
             pupil_voice=voice[0],
             parent_voice=voice[1],
             recommendation=self.rng.choice(
@@ -435,4 +508,13 @@ class Story(Steps):
             happened_on=left,
             recorded_at=self.clock.recorded(acknowledged if complete else left),
         )
+        if complete and self.rng.random() < 0.5:
+            # Back after a few weeks elsewhere: the record reopens where the pupil rejoins.
+            self.pupil.rejoin(
+                academy=self.academy.code,
+                year_group=self._year(),
+                returned_from="Westmoor Academy, Eastshire",
+                **self._on(self.clock.to(acknowledged + timedelta(days=self.rng.randint(20, 60)))),
+            )
+            return True
         raise StoryEnds

@@ -63,7 +63,7 @@ class PlanCommands(PupilState):
         _check_outcomes(kind, tuple(outcomes), happened_on)
         if not agreed_by:
             raise InvalidEntry("say who agreed the plan (agreed_by: pupil, parent, teacher, ...)")
-        review = review_on or policy.plan_review_due(happened_on)
+        review = review_on or policy.plan_review_due(happened_on, kind)
         check_after("the review date", review, "the day the plan is agreed", happened_on)
         if kind == PlanKind.INTERIM_REDUCED_TIMETABLE:
             self._check_reduced_timetable(policy, happened_on, agreed_by, la_informed_on, at)

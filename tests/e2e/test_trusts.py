@@ -28,29 +28,36 @@ from domain.values import (
     Participant,
     PlanKind,
     RegisterStatus,
+    ReviewRecommendation,
     SmartOutcome,
     SubFlag,
     TargetOutcome,
     TargetReview,
 )
+from projections.base import ProjectedEvent
 from tests.conftest import Store
 from tests.factories import (
     DIGEST,
     DSL,
     a_pupil,
     agree,
+    decide_assessment,
+    decide_issue,
+    decide_review,
     hold_review,
     involve,
     issue_plan,
     move,
     on,
     primary_need,
+    receive_draft,
     refused,
     request_assessment,
     schedule_review,
     send_report,
     sign,
 )
+from tests.unit.projections.test_deadlines import Schedule
 
 
 def _reloaded(records: PupilRecords, pupil: Pupil) -> Pupil:
@@ -63,6 +70,19 @@ def _reloaded(records: PupilRecords, pupil: Pupil) -> Pupil:
 def _refused(error: type[Exception], match: str, command: Any, **kw: Any) -> None:
     pupil: Pupil = command.__self__
     refused(pupil, error, match, command, **kw)
+
+
+def _overdue(records: PupilRecords, pupil: Pupil, policy: TrustPolicy, day: date) -> set[str]:
+    """The rules overdue on `day` for this pupil: the stored entries fed to the deadlines
+    projection under the trust's policy, on an in-memory database."""
+    schedule = Schedule(policy)
+    events = [
+        ProjectedEvent(n, e.pupil_id, e.seq, e.type, e.payload)
+        for n, e in enumerate(records.entries(pupil.id), 1)
+    ]
+    with schedule.transaction(True) as session:
+        schedule.projection.apply_batch(session, events)
+    return {d.rule for d in schedule.due(day, overdue_only=True)}
 
 
 def _entry_types(records: PupilRecords, pupil: Pupil) -> list[str]:
@@ -139,12 +159,19 @@ def test_harmony(records: PupilRecords) -> None:
     assert entries[-1].payload["note"] == brief
     assert entries[-2].payload["la_informed_on"] == "2025-05-07"
     assert not harmony.may_see("teacher", entries[-1].type)
+    # Half-termly monitoring reviews (§10.1) were due from 20 January; the move to SEN
+    # support on 4 March ended them, so nothing is overdue.
+    for day in (date(2025, 3, 4), date(2025, 6, 2)):
+        assert _overdue(records, pupil, harmony, day) == set(), day
 
 
 def test_aspire(records: PupilRecords) -> None:
-    """EHC needs assessment with the LA's six-week deadline, an annual review with two
-    weeks' notice, papers two weeks before and a report within four weeks, and exam access
-    arrangements that lapse on entry to Year 7 (Aspire §9, §13, §14)."""
+    """The statutory EHC path: the LA's decision to assess, the school's answer to its
+    information request within six weeks, the decision to issue, the draft and the final plan
+    within 20 weeks; an annual review with two weeks' notice, papers circulated two weeks
+    before, the report within the law's two weeks (Aspire's "four weeks" is looser than the
+    law), the LA's decision to amend and the amended plan; exam access arrangements that
+    lapse on entry to Year 7 (Aspire §9, §13, §14). Nothing is overdue at any step."""
     aspire = load_policy_named("aspire")
     pupil = a_pupil(concerns=1)  # Year 4 in September 2024
     primary_need(pupil, date(2025, 1, 20))
@@ -160,8 +187,24 @@ def test_aspire(records: PupilRecords) -> None:
     la_request = records.entries(pupil.id)[-1].payload
     assert la_request["respond_by"] == str(aspire.la_information_due(date(2025, 2, 10)))
     assert la_request["respond_by"] == "2025-03-24"  # six weeks
+    assert _overdue(records, pupil, aspire, date(2025, 3, 10)) == set()
 
-    issue_plan(pupil, date(2025, 6, 16), policy=aspire)
+    pupil.record_la_information_sent(
+        answers_seq=pupil.version,
+        information_sent="Educational advice and the last two reviews",
+        **on(date(2025, 3, 10)),
+    )
+    decide_assessment(pupil, date(2025, 3, 14))  # the letter: 13 March, within six weeks
+    pupil = _reloaded(records, pupil)
+    assert _overdue(records, pupil, aspire, date(2025, 5, 1)) == set()
+    decide_issue(pupil, date(2025, 5, 19))  # within 16 weeks of the request (26 May)
+    receive_draft(pupil, date(2025, 5, 20))
+    pupil = _reloaded(records, pupil)
+    draft = records.entries(pupil.id)[-1].payload
+    assert draft["comments_by"] == "2025-06-03"  # fifteen days from the letter
+    assert _overdue(records, pupil, aspire, date(2025, 6, 16)) == set()
+
+    issue_plan(pupil, date(2025, 6, 16), policy=aspire)  # within 20 weeks (23 June)
     move(pupil, date(2025, 6, 17), RegisterStatus.EHCP, policy=aspire)
     _refused(
         NotAllowedByPolicy,
@@ -183,16 +226,30 @@ def test_aspire(records: PupilRecords) -> None:
         notice_given_on=date(2026, 5, 1),
         **on(date(2026, 5, 1)),
     )
-    schedule_review(pupil, date(2026, 4, 27), date(2026, 5, 11), policy=aspire)
+    schedule_review(pupil, date(2026, 4, 20), date(2026, 5, 11), policy=aspire)
+    pupil.circulate_annual_review_papers(
+        circulated_to=("Parents/carers", "Northshire SEN team"), **on(date(2026, 4, 27))
+    )
     hold_review(pupil, date(2026, 5, 11), policy=aspire)
-    send_report(pupil, date(2026, 6, 5))
+    send_report(pupil, date(2026, 5, 22))
     pupil = _reloaded(records, pupil)
-    scheduled, held, report = (e.payload for e in records.entries(pupil.id)[-3:])
-    assert scheduled["notice_given_on"] == "2026-04-27"
+    scheduled, _, held, report = (e.payload for e in records.entries(pupil.id)[-4:])
+    assert scheduled["notice_given_on"] == "2026-04-20"
     assert scheduled["papers_due_by"] == "2026-04-27"  # two weeks before the meeting
     assert held["papers_circulated_on"] == "2026-04-27"
-    assert held["report_due_by"] == "2026-06-08"  # four weeks, not the Code's two
+    assert held["report_due_by"] == "2026-05-25"  # the law's two weeks, not Aspire's four
     assert report["happened_on"] <= held["report_due_by"]
+    assert _overdue(records, pupil, aspire, date(2026, 6, 1)) == set()
+    decide_review(pupil, date(2026, 6, 3), ReviewRecommendation.AMEND)  # within 4 weeks
+    pupil.amend_ehc_plan(
+        local_authority="Northshire County Council",
+        changes="Section F: weekly speech and language therapy",
+        reason="Annual review recommendation",
+        phase_transfer=False,
+        **on(date(2026, 7, 20)),  # within 8 weeks of the LA's letter
+    )
+    pupil = _reloaded(records, pupil)
+    assert _overdue(records, pupil, aspire, date(2026, 7, 20)) == set()
 
     pupil.grant_exam_access(
         policy=aspire,
@@ -300,6 +357,8 @@ def test_humber(records: PupilRecords) -> None:
     pupil.change_register_status(status=RegisterStatus.MONITORING, **change)
     pupil = _reloaded(records, pupil)
     assert pupil.status == RegisterStatus.MONITORING and pupil.plans[iep].closed_on
+    for day in (date(2025, 3, 10), date(2025, 4, 29), date(2025, 9, 1)):
+        assert _overdue(records, pupil, humber, day) == set(), day
     assert _entry_types(records, pupil)[-4:] == [
         "PlanReviewed",
         "ExternalAgencyInvolved",
@@ -372,6 +431,7 @@ def test_inspire(records: PupilRecords) -> None:
     assert copy.type == "RecordsDisclosed" and entries[concern - 1].type == "ConcernRaised"
     assert copy.payload["purpose"] == "copy_to_parents" and copy.payload["up_to_seq"] == concern
     assert pupil.status.census_code == "K"
+    assert _overdue(records, pupil, inspire, date(2026, 10, 6)) == set()
 
 
 def test_leading_learners(records: PupilRecords) -> None:
@@ -398,11 +458,17 @@ def test_leading_learners(records: PupilRecords) -> None:
             agree(pupil, day, policy=llt, kind=kind)
     pupil = _reloaded(records, pupil)
     assert {pupil.plans[p].kind for p in plans.values()} == set(plans)
-    assert pupil.plans[plans[PlanKind.PEEP]].review_on == date(2025, 2, 12) + timedelta(days=122)
+    # Care plans are reviewed on their own yearly cycle, not the termly APDR one.
+    assert pupil.plans[plans[PlanKind.PEEP]].review_on == date(2026, 2, 12)
     request_assessment(pupil, date(2025, 3, 3), policy=llt)
+    decide_assessment(pupil, date(2025, 4, 7))
+    decide_issue(pupil, date(2025, 6, 16))
+    receive_draft(pupil, date(2025, 6, 17))
     issue_plan(pupil, date(2025, 7, 7), policy=llt)
     move(pupil, date(2025, 7, 8), RegisterStatus.EHCP, policy=llt)
     pupil = _reloaded(records, pupil)
+    for day in (date(2025, 4, 30), date(2025, 6, 30), date(2025, 7, 8), date(2026, 1, 30)):
+        assert _overdue(records, pupil, llt, day) == set(), day
     assert pupil.status.census_code == "E"
     changes = [e.payload for e in records.entries(pupil.id) if e.type == "RegisterStatusChanged"]
     assert [c["status"] for c in changes] == ["monitoring", "sen_support", "ehcp"]
