@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +18,7 @@ from eventsourcing.utils import get_topic
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -358,6 +358,32 @@ class _KeyedRecorder(SQLAlchemyApplicationRecorder):
     same transaction; new keys go in that same round trip (on SQLite, at the same point)."""
 
     data_keys: DataKeyStore
+
+    def _insert_stored_events(
+        self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int]:
+        """The library's insert, as one statement instead of an ORM object and flush per
+        event (a page of 50 access records spent more in the ORM than in the database): the
+        same table lock, the notification ids in the events' order, the same NOTIFY."""
+        if not self._has_autoincrementing_ids:
+            return super()._insert_stored_events(session, stored_events, **kwargs)
+        table = self.events_record_cls.__table__
+        self._lock_table(session)
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for e in stored_events
+        ]
+        ids: list[int] = []
+        if rows:  # (an empty list of parameters would insert one row of defaults)
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            ids = list(session.execute(statement, rows).scalars())
+        self._notify_channel(session)
+        return ids
 
     def _notify_channel(self, session: Session) -> None:
         pending = _NEW_KEYS.get()

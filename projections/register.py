@@ -19,6 +19,7 @@ pupil from all three tables.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -339,11 +340,49 @@ class RegisterQueryError(ValueError):
     """A register query with a filter, sort or page that cannot be; the message says why."""
 
 
+class NameOrder:
+    """Where each pupil comes in the register's order by name, as pupil ids only: no name,
+    UPN or sort key is kept, in memory or anywhere else (docs/threat-model.md). With it, a
+    page sorted by name decrypts the names of the rows shown, not of every pupil matching.
+
+    A pupil's name is read from their `PupilRegistered` entry, which never changes, so the
+    order stays right until a pupil it has not seen is asked for (a new registration): then
+    it is built again from the names of every pupil it knew and every pupil asked for. A
+    pupil whose name cannot be read (a purge in progress) drops the whole order, and the
+    page is sorted the long way. Shared by the threads of one process."""
+
+    def __init__(self) -> None:
+        self._ranks: dict[UUID, int] = {}
+        self._lock = threading.Lock()
+
+    def ranks(self, pupil_ids: Sequence[UUID]) -> dict[UUID, int] | None:
+        """The ranks of these pupils, or None if one of them is not known."""
+        ranks = self._ranks
+        if all(p in ranks for p in pupil_ids):
+            return ranks
+        return None
+
+    def learn(self, names: dict[UUID, ShownName | None]) -> None:
+        """Rank these pupils, with every pupil already known (whose names the caller read:
+        `names` must hold them all, as `known()` says)."""
+        order = sorted(names, key=lambda p: _name_order(p, names[p]))
+        with self._lock:
+            self._ranks = {p: n for n, p in enumerate(order)}
+
+    def known(self) -> list[UUID]:
+        return list(self._ranks)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._ranks = {}
+
+
 class RegisterReader:
     """Queries over the SEND register, with names read from the events for the rows shown."""
 
-    def __init__(self, records: RegisterSource) -> None:
+    def __init__(self, records: RegisterSource, order: NameOrder | None = None) -> None:
         self._records = records
+        self._order = order
 
     def page(
         self,
@@ -360,11 +399,56 @@ class RegisterReader:
         order = _check(where, sort, limit, offset)
         with self._records.datastore.transaction(False) as session:
             rows, total = select_rows(session, where, order, limit, offset)
+            if order == "name" and self._order is not None:
+                ranked = self._by_known_order(session, rows, limit, offset)
+                if ranked is not None:
+                    return RegisterPage(ranked, total)
             names = self.names(session, [r.pupil_id for r in rows])
         if order == "name":
             rows = sorted(rows, key=lambda r: _name_order(r.pupil_id, names.get(r.pupil_id)))
             rows = rows[offset:] if limit is None else rows[offset : offset + limit]
         return RegisterPage([_row(r, names.get(r.pupil_id)) for r in rows], total)
+
+    def _by_known_order(
+        self, session: Session, rows: list[Row[Any]], limit: int | None, offset: int
+    ) -> list[RegisterRow] | None:
+        """The page of `rows` by name, decrypting only the names shown (`NameOrder`); None
+        when a name cannot be read, for the caller to sort the long way."""
+        assert self._order is not None
+        ids = [r.pupil_id for r in rows]
+        ranks = self._order.ranks(ids)
+        if ranks is None:
+            every = list(dict.fromkeys([*self._order.known(), *ids]))
+            shown: dict[UUID, ShownName | None] = dict.fromkeys(every)
+            shown.update(self.names(session, every))
+            if any(name is None for name in shown.values()):
+                self._order.forget()
+                return None
+            self._order.learn(shown)
+            ranks = self._order.ranks(ids)
+            assert ranks is not None
+        ordered = sorted(rows, key=lambda r: ranks[r.pupil_id])
+        ordered = ordered[offset:] if limit is None else ordered[offset : offset + limit]
+        names = self.names(session, [r.pupil_id for r in ordered])
+        if len(names) < len(ordered):
+            self._order.forget()
+            return None
+        return [_row(r, names[r.pupil_id]) for r in ordered]
+
+    def status_counts(self, where: RegisterFilter) -> dict[str, int]:
+        """How many pupils match `where` with each status (its own status ignored), in one
+        query; every status is named, with 0 where none match."""
+        counts = dict.fromkeys(STATUSES, 0)
+        conditions = _conditions(RegisterFilter(
+            where.academy, None, where.need, where.census_code, where.include_left
+        ))  # fmt: skip
+        with self._records.datastore.transaction(False) as session:
+            found = session.execute(
+                select(pupils.c.status, func.count()).where(*conditions).group_by(pupils.c.status)
+            ).all()
+        for status, n in found:
+            counts[status] = int(n)
+        return counts
 
     def pupil(self, pupil_id: UUID) -> RegisterRow | None:
         """One pupil's register row (with name), or None if the pupil is not on it."""
@@ -462,19 +546,7 @@ def select_rows(
     """The filtered rows in `sort` order and how many match in all. Sorting by name needs
     the names, so for "name" this is every filtered row, for the caller to sort and slice."""
     p = pupils.c
-    conditions: list[Any] = []
-    if not where.include_left:
-        conditions.append(p.academy.is_not(None))
-    if where.academy is not None:
-        conditions.append(p.academy == where.academy)
-    if where.status is not None:
-        conditions.append(p.status == where.status)
-    if where.census_code is not None:
-        conditions.append(p.census_code == where.census_code)
-    if where.need is not None:
-        conditions.append(
-            exists().where(and_(needs.c.pupil_id == p.pupil_id, needs.c.need == where.need))
-        )
+    conditions = _conditions(where)
     statement = select(pupils).where(*conditions)
     if sort == "name":
         rows = session.execute(statement).all()
@@ -490,6 +562,24 @@ def select_rows(
     if limit is not None:
         statement = statement.limit(limit)
     return list(session.execute(statement).all()), int(total)
+
+
+def _conditions(where: RegisterFilter) -> list[Any]:
+    p = pupils.c
+    conditions: list[Any] = []
+    if not where.include_left:
+        conditions.append(p.academy.is_not(None))
+    if where.academy is not None:
+        conditions.append(p.academy == where.academy)
+    if where.status is not None:
+        conditions.append(p.status == where.status)
+    if where.census_code is not None:
+        conditions.append(p.census_code == where.census_code)
+    if where.need is not None:
+        conditions.append(
+            exists().where(and_(needs.c.pupil_id == p.pupil_id, needs.c.need == where.need))
+        )
+    return conditions
 
 
 def _row(r: Any, shown: ShownName | None) -> RegisterRow:

@@ -26,7 +26,7 @@ from domain.errors import UnknownPupil
 from domain.policy import TrustPolicy
 from domain.pupil import Pupil
 from projections.ledger import Ledger
-from projections.register import RegisterReader, ShownName
+from projections.register import NameOrder, RegisterReader, ShownName
 from projections.runner import ProjectionRunner
 
 
@@ -43,6 +43,8 @@ class Parts:
     retention: Retention | None = None
     # Access records of readers arriving together, committed in one transaction.
     views: GroupCommit = field(init=False)
+    # The register's order by name, as pupil ids (no names): a page decrypts the rows shown.
+    name_order: NameOrder = field(init=False, default_factory=NameOrder)
 
     def __post_init__(self) -> None:
         self.views = GroupCommit(self.records)
@@ -146,6 +148,9 @@ class UseCases:
         if access:
             position = max(position, records.viewed_to)
         self._parts.runner.wait_for(position)
+
+    def register_reader(self) -> RegisterReader:
+        return RegisterReader(self._parts.records, self._parts.name_order)
 
     def names(self, pupil_ids: Sequence[UUID]) -> dict[UUID, ShownName]:
         ids = list(dict.fromkeys(pupil_ids))

@@ -244,7 +244,7 @@ class Reads(UseCases):
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
         self.catch_up(caller)
-        reader = RegisterReader(self._parts.records)
+        reader = self.register_reader()
         if scope is None or len(scope) == 1:
             one = None if scope is None else scope[0]
             page = reader.page(RegisterFilter(academy=one), limit=limit, offset=offset)
@@ -296,7 +296,7 @@ class Reads(UseCases):
         stated = self.purpose(caller, purpose)
         self.catch_up(caller)
         records = self._parts.records
-        reader = RegisterReader(records)
+        reader = self.register_reader()
         known = reader.academies()
         shown_academies = [a for a in known if scope is None or a in scope]
 
@@ -315,10 +315,10 @@ class Reads(UseCases):
             rows, total = merged[offset : offset + limit], sum(p.total for p in pages)
         in_scope: list[str | None] = list(scope) if scope is not None else [None]
         # Counts only: sorted by time, so no name is decrypted for them.
-        by_status = {
-            s: sum(reader.page(where(a, s), sort="since", limit=1).total for a in in_scope)
-            for s in STATUSES
-        }
+        by_status = dict.fromkeys(STATUSES, 0)
+        for a in in_scope:
+            for s, n in reader.status_counts(where(a)).items():
+                by_status[s] += n
         census = [
             c for c in CensusReader(records).by_academy() if scope is None or c.academy in scope
         ]
