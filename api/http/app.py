@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.app.service import Chronicle
-from api.http import commands, docs, errors, exports, ledger, pupils, reads, retention, signins
+from api.http import (
+    commands,
+    docs,
+    errors,
+    exports,
+    imports,
+    ledger,
+    pupils,
+    reads,
+    retention,
+    signins,
+)
 from api.http.hardening import Hardening, Limits
 from api.leader import FollowerLease
 from api.settings import load_settings
@@ -86,6 +97,7 @@ def create_app(
     app.include_router(exports.router)
     app.include_router(retention.router)
     app.include_router(signins.router)
+    app.include_router(imports.router)
     # The web interface (docs/web.md): pages under / and /ui/, the same use cases.
     app.state.web = install_web(app, chronicle)
     return app

@@ -36,7 +36,7 @@ def answer(saved: Saved, app: Chronicle) -> JSONResponse:
     return JSONResponse(saved.as_json(), status_code=201, headers=headers)
 
 
-@router.post("", status_code=201, response_model=Written, responses=responses(401, 403, 422))
+@router.post("", status_code=201, response_model=Written, responses=responses(401, 403, 409, 422))
 def register_pupil(
     body: RegisterPupil,
     app: ChronicleDep,

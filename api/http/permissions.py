@@ -16,6 +16,7 @@ from domain.values import Role
 ROUTES: dict[str, str] = {
     "GET /pupils": "list_pupils",
     "POST /pupils": "register_pupil",
+    "POST /imports/pupils": "import_pupils",
     "GET /pupils/{pupil_id}": "read_pupil",
     "GET /pupils/{pupil_id}/chronology": "read_chronology",
     "GET /pupils/{pupil_id}/access-log": "read_access_log",

@@ -114,9 +114,19 @@ def _access_log(api: Api, h: dict[str, str], p: Pupil) -> httpx.Response:
     return api.client.get("/access-log", headers=h)
 
 
+def _import(api: Api, h: dict[str, str], p: Pupil) -> httpx.Response:
+    """One new pupil from a CSV export, at the matrix pupil's academy."""
+    body = (
+        "upn,legal_given_names,legal_family_name,date_of_birth,year_group\r\n"
+        f"{a_upn()},Ada,Quill,2016-01-01,3\r\n"
+    )
+    return api.client.post(f"/imports/pupils?academy={p.academy}", headers=h, content=body.encode())
+
+
 CALLS: dict[str, Call] = {
     "GET /pupils": lambda api, h, p: api.client.get("/pupils", headers=h),
     "POST /pupils": _register,
+    "POST /imports/pupils": _import,
     "GET /pupils/{pupil_id}": lambda api, h, p: api.client.get(f"/pupils/{p.id}", headers=h),
     "GET /pupils/{pupil_id}/chronology": lambda api, h, p: api.client.get(
         f"/pupils/{p.id}/chronology", headers=h
@@ -231,6 +241,8 @@ def test_role_across_endpoints_and_academies(api: Api, role: str) -> None:
             ]
         elif endpoint == "POST /pupils":
             expected, got = [201, 403], [at_home.status_code, elsewhere.status_code]
+        elif endpoint == "POST /imports/pupils":
+            expected, got = [200, 403], [at_home.status_code, elsewhere.status_code]
         else:
             expected = [True, 404]
             got = [at_home.is_success, elsewhere.status_code]

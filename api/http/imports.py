@@ -1,0 +1,65 @@
+"""The import upload: pupils from an MIS export, over the import use case (docs/import.md).
+
+The request body is the file itself (a CSV export or a Common Transfer File); the options
+are query parameters. Only the shipped column mappings can be named here: a mapping file
+is a path on the server, which the command line reads and the API never does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.app.errors import AppError
+from api.http.auth import ChronicleDep, Permitted
+from api.http.errors import responses
+from api.imports.ctf import CTF, ctf_rows
+from api.imports.mappings import SHIPPED
+from api.imports.sources import SourceError, csv_rows
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+
+
+@router.post("/pupils", responses=responses(400, 401, 403, 422))
+async def import_pupils(
+    request: Request,
+    app: ChronicleDep,
+    caller: Permitted,
+    format: Annotated[Literal["csv", "ctf"], Query(description="csv or ctf")] = "csv",
+    mapping: Annotated[
+        str, Query(max_length=40, description="A shipped column mapping (chronicle, census).")
+    ] = "chronicle",
+    academy: Annotated[
+        str | None, Query(max_length=40, description="The academy of rows that name none.")
+    ] = None,
+    dry_run: bool = False,
+    per_row: bool = False,
+) -> JSONResponse:
+    """Import pupils from an MIS export sent as the request body (CSV or CTF XML)."""
+    data = await request.body()
+    if format == "csv" and mapping not in SHIPPED:
+        raise AppError(
+            422,
+            "unknown_mapping",
+            f"no shipped mapping {mapping!r} (shipped: {', '.join(SHIPPED)}); a trust's "
+            "own mapping file is used with `chronicle import pupils --mapping FILE`",
+        )
+    chosen = CTF if format == "ctf" else SHIPPED[mapping]
+    try:
+        rows, encoding = ctf_rows(data) if format == "ctf" else csv_rows(data, chosen)
+    except SourceError as e:
+        raise AppError(422, "unreadable_file", f"{e}; nothing was imported") from None
+    report = app.imports.pupils(
+        caller, rows, chosen, encoding=encoding, academy=academy, dry_run=dry_run
+    )
+    body: dict[str, Any] = report.as_json(per_row=per_row)
+    if report.refused:
+        body = {
+            "error": "rows_refused",
+            "detail": f"{len(report.refused)} problems in the file: nothing was written",
+            "report": body,
+        }
+        return JSONResponse(body, status_code=422)
+    return JSONResponse(body, headers={"X-Chronicle-Position": str(app.position())})
