@@ -189,26 +189,36 @@ class PupilRecords(Application[UUID]):
         assert isinstance(pupil, Pupil)
         return pupil
 
-    def pupil_head(self, pupil_id: UUID) -> StoredEvent:
-        """The pupil's newest stored event, read without decrypting or replaying anything;
-        `UnknownPupil` for an id that is not a pupil's (nothing, or an access stream)."""
-        first = self.recorder.select_events(pupil_id, lte=1)
-        if not first or first[0].topic != _REGISTERED_TOPIC:
-            raise UnknownPupil(pupil_id)
-        return self.recorder.select_events(pupil_id, desc=True, limit=1)[0]
-
     def academy_of(self, pupil_id: UUID) -> str | None:
         """The academy the pupil is at now (as `get_pupil(...).academy`), read from the newest
         event that set it: one query and one decryption, not a rebuild. `UnknownPupil` for an
         id that is not a pupil's; `PupilPurged` once purged."""
+        stored = self._newest_of(pupil_id, [*_ACADEMY_FIELDS, _PURGED_TOPIC])
+        topic = stored.topic
+        try:
+            payload = json.loads(self.sealing_mapper.committed(stored).payload)
+        except KeyShredded as e:
+            raise PupilPurged(pupil_id, e.shredded_at.date()) from None
+        academy = payload[_ACADEMY_FIELDS[topic]]
+        assert academy is None or isinstance(academy, str)
+        return academy
+
+    def check_pupil(self, pupil_id: UUID) -> None:
+        """`UnknownPupil` for an id that is not a pupil's, `PupilPurged` once purged; one
+        query, nothing decrypted."""
+        self._newest_of(pupil_id, [_PURGED_TOPIC])
+
+    def _newest_of(self, pupil_id: UUID, topics: list[str]) -> StoredEvent:
+        """The pupil's newest event of these topics (or its registration), refusing an id
+        that is not a pupil's and a purged pupil (the tombstone is the last event, in the
+        clear: pass its topic)."""
         c = self.recorder.events_record_cls.__table__.c  # type: ignore[attr-defined]
-        wanted = [*_ACADEMY_FIELDS, _PURGED_TOPIC]
         with self.datastore.transaction(commit=False) as session:
             rows = session.execute(
                 select(c.originator_version, c.topic, c.state)
                 .where(
                     c.originator_id == pupil_id,
-                    or_(c.originator_version == 1, c.topic.in_(wanted)),
+                    or_(c.originator_version == 1, c.topic.in_(topics)),
                 )
                 .order_by(c.originator_version)
             ).all()
@@ -219,13 +229,7 @@ class PupilRecords(Application[UUID]):
         if topic == _PURGED_TOPIC:
             self.data_keys.forget(pupil_id)
             raise PupilPurged(pupil_id, self._purged_on(stored))
-        try:
-            payload = json.loads(self.sealing_mapper.committed(stored).payload)
-        except KeyShredded as e:
-            raise PupilPurged(pupil_id, e.shredded_at.date()) from None
-        academy = payload[_ACADEMY_FIELDS[topic]]
-        assert academy is None or isinstance(academy, str)
-        return academy
+        return stored
 
     def stored_events(self, pupil_id: UUID) -> list[StoredEvent]:
         return list(self.recorder.select_events(pupil_id))

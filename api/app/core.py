@@ -92,8 +92,7 @@ class UseCases:
         the pupil exists and is not purged)."""
         records = self._parts.records
         if allowed is Access.ALLOWED or caller.trust_wide:
-            if records.pupil_head(pupil_id).topic.endswith(":RecordsPurged"):
-                records.get_pupil(pupil_id)  # raises PupilPurged with the date
+            records.check_pupil(pupil_id)
             return
         if not caller.covers(records.academy_of(pupil_id)):
             raise UnknownPupil(pupil_id)
