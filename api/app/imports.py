@@ -26,10 +26,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import sqlalchemy.exc
+from eventsourcing.persistence import PersistenceError
+
 from api.academies import Academies
 from api.app.caller import Access, Caller
 from api.app.core import UseCases
 from api.app.errors import AppError, forbidden
+from api.application import ConflictingUpdate
 from api.imports.mappings import Mapping
 from api.imports.rows import PupilRow, Refusal, validate
 from api.imports.sources import SourceRow
@@ -353,9 +357,19 @@ class Imports(UseCases):
         done = 0
         for number, start in enumerate(range(0, len(pupils), size), start=1):
             chunk = pupils[start : start + size]
-            with records.datastore.transaction(True) as session:
-                index.claim(session, [(upn, p.id) for p, upn in chunk if upn is not None])
-                records.save(*(p for p, _ in chunk))
+            try:
+                with records.datastore.transaction(True) as session:
+                    index.claim(session, [(upn, p.id) for p, upn in chunk if upn is not None])
+                    records.save(*(p for p, _ in chunk))
+            except (ConflictingUpdate, PersistenceError, sqlalchemy.exc.IntegrityError):
+                raise AppError(
+                    409,
+                    "import_conflict",
+                    f"batch {number} could not be saved: a pupil in it was registered or "
+                    "changed by someone else during the import; nothing of that batch was "
+                    f"saved ({done} pupils of earlier batches were): run the import again "
+                    "to complete it",
+                ) from None
             done += len(chunk)
             if progress is not None:
                 progress(done, len(pupils))

@@ -378,3 +378,32 @@ def test_imported_entries_verify_in_an_export(records: PupilRecords, tmp_path: P
     assert verify_bundle(result.bundle, ledger.public_key).valid
     kinds = [e["type"] for e in result.bundle["events"]]
     assert kinds[:4] == ["PupilRegistered", "NeedRecorded", "NeedRecorded", "RegisterStatusChanged"]
+
+
+def test_a_pupil_registered_during_the_import_fails_only_its_batch_and_a_rerun_completes(
+    app: Chronicle, records: PupilRecords
+) -> None:
+    from api.app.bodies import RegisterPupil
+
+    made = pupils(20)
+    late = made[15]  # in the second batch of 10
+
+    def someone_registers(batch: int) -> None:
+        if batch == 1:
+            app.entries.register(
+                Caller("OAK-sendco-2", Role.SENDCO),
+                RegisterPupil(
+                    upn=late.upn, legal_given_names=late.given, legal_family_name=late.family,
+                    date_of_birth=late.born, academy="OAK", year_group=late.year,
+                ),
+            )  # fmt: skip
+
+    data = csv_bytes(made, CHRONICLE, sen=False)
+    with pytest.raises(AppError) as conflict:
+        run(app, data, batch=10, after_batch=someone_registers)
+    assert (conflict.value.status, conflict.value.code) == (409, "import_conflict")
+    assert late.upn not in conflict.value.detail
+    assert len(on_file(records)) == 11  # the first batch and the late registration
+    report = run(app, data, batch=10)
+    assert report.outcomes == {"unchanged": 11, "new": 9}
+    assert len(on_file(records)) == 20
