@@ -137,3 +137,15 @@ def test_a_purged_pupils_upn_is_free_again(records: PupilRecords, tmp_path: Path
     again = app.entries.register(SENDCO, registration(upn(6)))
     assert again.pupil_id != saved.pupil_id
     assert UpnIndex.of(records).holder(upn(6)) == again.pupil_id
+
+
+def test_the_upn_secret_survives_a_kek_rotation(open_records: OpenRecords, tmp_path: Path) -> None:
+    records = open_records()
+    app = chronicle(records, tmp_path)
+    app.entries.register(SENDCO, registration(upn(7)))
+    rotation = records.data_keys.rotate_epoch(NOW)
+    assert rotation.rewrapped == 2  # the pupil's key and the UPN secret
+    later = chronicle(open_records(), tmp_path / "later")  # a new process: unwraps it again
+    with pytest.raises(AppError) as refused:
+        later.entries.register(SENDCO, registration(upn(7), "ELM"))
+    assert refused.value.code == "upn_taken"
