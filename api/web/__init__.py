@@ -12,7 +12,7 @@ import jinja2
 from fastapi import FastAPI
 
 from api.app.service import Chronicle
-from api.web import account, oversight, pupils
+from api.web import account, imports, oversight, pupils
 from api.web.core import TEMPLATES, Web
 from api.web.filters import install_filters
 from api.web.sessions import Sessions
@@ -32,4 +32,5 @@ def install(app: FastAPI, chronicle: Chronicle) -> Web:
     app.include_router(account.router(web))
     app.include_router(pupils.router(web))
     app.include_router(oversight.router(web))
+    app.include_router(imports.router(web))
     return web

@@ -217,6 +217,7 @@ def navigation(viewer: Viewer | None, path: str) -> list[tuple[str, str, bool]]:
         ("Deadlines", "/ui/deadlines", pages.DEADLINES),
         ("Safeguarding audit", "/ui/safeguarding", pages.SAFEGUARDING),
         ("Retention", "/ui/retention", pages.RETENTION),
+        ("Import", "/ui/import", pages.IMPORT),
     ]
     return [(label, href, path.startswith(href)) for label, href, page in links if viewer.may(page)]
 

@@ -14,7 +14,8 @@ DEADLINES = "list_deadlines"
 SAFEGUARDING = "list_cross_references"
 RETENTION = "read_retention_schedule"
 EXPORT = "export"
-PAGES = (REGISTER, PUPIL, ACCESS_LOG, DEADLINES, SAFEGUARDING, RETENTION, EXPORT)
+IMPORT = "import_pupils"
+PAGES = (REGISTER, PUPIL, ACCESS_LOG, DEADLINES, SAFEGUARDING, RETENTION, EXPORT, IMPORT)
 
 
 def page_access(page: str, role: Role) -> Access:
