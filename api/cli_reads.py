@@ -69,20 +69,33 @@ def deadlines(
         out.print_json(json.dumps([d.as_json() for d in found]))
         return
     names = pupil_names(listing)
-    table = Table("due", "status", "what", "pupil", "academy", "responsible", "entry")
-    for d in found:
-        table.add_row(
-            d.due_on.isoformat(),
-            _status(d),
-            d.what + (f" ({d.detail.replace('_', ' ')})" if d.detail else ""),
-            names[d.pupil_id],
-            d.academy,
-            d.responsible,
-            f"#{d.opened_seq}",
-        )
-    out.print(table)
-    late = sum(d.status == "overdue" for d in found)
-    out.print(f"{len(found)} deadlines as of {day}: {late} overdue", highlight=False)
+    # The school's own steps first; the LA's statutory clocks apart (its lateness is
+    # evidence for a complaint, not the SENDCo's work).
+    school = [d for d in found if d.party == "school"]
+    la = [d for d in found if d.party == "local_authority"]
+    for rows, title in ((school, None), (la, "The local authority's steps")):
+        if title is not None and not rows:
+            continue
+        table = Table("due", "status", "what", "pupil", "academy", "responsible", "entry")
+        table.title = title
+        for d in rows:
+            table.add_row(
+                d.due_on.isoformat(),
+                _status(d),
+                d.what + (f" ({d.detail.replace('_', ' ')})" if d.detail else ""),
+                names[d.pupil_id],
+                d.academy,
+                d.responsible,
+                f"#{d.opened_seq}",
+            )
+        out.print(table)
+    late = sum(d.status == "overdue" for d in school)
+    la_late = sum(d.status == "overdue" for d in la)
+    out.print(
+        f"{len(found)} deadlines as of {day}: {late} overdue"
+        + (f"; the local authority's: {len(la)}, {la_late} overdue" if la else ""),
+        highlight=False,
+    )
 
 
 @reads_app.command()

@@ -205,6 +205,10 @@ class Users:
         found = self._one(api_users.c.token_hash == token_hash(token))
         return None if found is None or found.malformed else found
 
+    def named(self, name: str) -> User | None:
+        """The person whose staff id is `name` (revoked or not), or None."""
+        return self._one(api_users.c.name == name)
+
     def _one(self, where: Any) -> User | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(api_users).where(where)).first()

@@ -271,6 +271,9 @@ class DslDecision(StrEnum):
     EARLY_HELP = "early_help"
     REFERRED_TO_CHILDRENS_SOCIAL_CARE = "referred_to_childrens_social_care"
     NO_FURTHER_ACTION = "no_further_action"
+    # The DSL looked at a SEND concern and decided it is not a safeguarding matter: nothing
+    # is logged in CPOMS, so the entry has no log id; only a DSL records it.
+    NOT_SAFEGUARDING = "not_safeguarding"
 
 
 class AgreementKind(StrEnum):

@@ -73,7 +73,9 @@ access_log_rows = Table(
     Index("access_log_academy", "academy", "read_on"),
 )
 
-PUPIL_KINDS = frozenset({"PupilRegistered", "TransferredWithinTrust", "RecordsPurged"})
+PUPIL_KINDS = frozenset(
+    {"PupilRegistered", "TransferredWithinTrust", "PupilRejoined", "RecordsPurged"}
+)
 ACCESS_KINDS = frozenset({"AccessLogOpened", "RecordsViewed"})
 _CODE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 OTHER = "other"
@@ -127,7 +129,7 @@ class AccessLogIndex:
             rows.add(access_pupils, _pupil_row(pupil_id, None, purged=True))
             return
         found = rows.rows(access_pupils, pupil_id)
-        academy = p["academy"] if event.type == "PupilRegistered" else p["to_academy"]
+        academy = p["to_academy"] if event.type == "TransferredWithinTrust" else p["academy"]
         if not found:
             rows.add(access_pupils, _pupil_row(pupil_id, academy))
             return

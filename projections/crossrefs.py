@@ -89,6 +89,7 @@ class SafeguardingIndex:
         self._handlers: dict[str, Callable[[PupilRows, ProjectedEvent, dict[str, Any]], None]] = {
             "PupilRegistered": _registered,
             "TransferredWithinTrust": _transferred,
+            "PupilRejoined": _rejoined,
             "ConcernRaised": _concern_raised,
             "SafeguardingCrossReferenced": _cross_referenced,
             "EntryCorrected": _corrected,
@@ -123,6 +124,11 @@ def _transferred(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> N
         for row in rows.rows(table, event.pupil_id):
             row["academy"] = p["to_academy"]
             rows.changed(table, row)
+
+
+def _rejoined(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:
+    # Back on roll at an academy: its DSL holds the pupil's safeguarding picture again.
+    _transferred(rows, event, {"to_academy": p["academy"]})
 
 
 def _concern_raised(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:

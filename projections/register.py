@@ -103,6 +103,7 @@ KINDS = frozenset(
         "NeedWithdrawn",
         "TransferredWithinTrust",
         "LeftTrust",
+        "PupilRejoined",
     }
 )
 CENSUS_CODES = {"none": "N", "monitoring": "N", "sen_support": "K", "ehcp": "E"}
@@ -163,6 +164,8 @@ def fact_of(event: ProjectedEvent) -> Fact | None:
         return Fact(event.seq, kind, day, need=p["need"])
     if kind == "TransferredWithinTrust":
         return Fact(event.seq, kind, day, academy=p["to_academy"])
+    if kind == "PupilRejoined":
+        return Fact(event.seq, kind, day, academy=p["academy"])
     return Fact(event.seq, kind, day)  # LeftTrust
 
 
@@ -196,6 +199,9 @@ def fold(facts: Iterable[Fact]) -> RegisterState | None:
             state.academy = f.academy
         elif f.kind == "LeftTrust":
             state.academy, state.left_on = None, f.happened_on
+        elif f.kind == "PupilRejoined":
+            # Back on roll: listed again where the pupil rejoined, on the status they had.
+            state.academy, state.left_on = f.academy, None
     return state
 
 

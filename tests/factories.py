@@ -613,7 +613,7 @@ def _step_safeguarding(p: Pupil, d: date, n: int, t: TrustPolicy) -> None:
         policy=t,
         cpoms_log_id=f"CP-{n % 100000:05d}",
         note=_NOTE * (1 + n % 12),
-        dsl_decision=_pick(list(DslDecision), n, 4),
+        dsl_decision=_pick([d for d in DslDecision if d != DslDecision.NOT_SAFEGUARDING], n, 4),
         decided_by=None if n & 1024 else "OAK-dsl-1",
         **on(d),
     )

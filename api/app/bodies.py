@@ -417,7 +417,13 @@ class CeaseEhcPlan(Body):
 class CrossReferenceSafeguarding(Body):
     """A pointer to a CPOMS log: its id, a one-line note, and the DSL's decision."""
 
-    cpoms_log_id: str = Field(min_length=1, max_length=64, examples=["CP-00042"])
+    cpoms_log_id: str = Field(
+        default="",
+        max_length=64,
+        description="The CPOMS log's id; empty only for the DSL's own decision "
+        "`not_safeguarding` (nothing was logged).",
+        examples=["CP-00042"],
+    )
     note: str = Field(
         min_length=1,
         max_length=1_000,

@@ -60,7 +60,7 @@ from api.app.caller import Access, D, S
 from domain.errors import InvalidEntry
 from domain.policy import TrustPolicy
 from domain.pupil import Pupil
-from domain.values import Recorder, SmartOutcome, TargetReview
+from domain.values import Recorder, Role, SmartOutcome, TargetReview
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,9 @@ class Command:
     apply: Callable[[Pupil, Any, Context], None]
     access: tuple[Access, ...] = SENDCO_ONLY
     audit: str | None = None  # the retention audit's name for it, if it is audited there
+    # The role of the person a `decided_by` field names: it must be the staff id of a user of
+    # that role (a DSL's decision is made by a DSL), not any string.
+    decided_by: Role | None = None
 
     @property
     def use_case(self) -> str:
@@ -627,6 +630,7 @@ COMMANDS: tuple[Command, ...] = (
         "SafeguardingCrossReferenced",
         _cross_reference,
         (S, D, S, D, D, D, D),
+        decided_by=Role.DSL,
     ),
     Command(
         "parental-agreements",

@@ -91,8 +91,26 @@ class Entries(UseCases):
             if replayed is not None:
                 return replayed
             raise stale(pupil_id, based_on, pupil.version)
+        self._check_decider(command, body)
         command.apply(pupil, body, Context(self.policy, caller.recorder, self.now()))
         return write.save(pupil, command.audit)
+
+    def _check_decider(self, command: Command, body: BaseModel) -> None:
+        """A `decided_by` names a current user of the role the catalogue row declares."""
+        role, name = command.decided_by, getattr(body, "decided_by", None)
+        if role is None or not name:
+            return
+        user = self._parts.users.named(name)
+        if user is None or user.role != role or user.revoked_at is not None:
+            what = "no user" if user is None else f"a {user.role.value}, not a {role.value}"
+            if user is not None and user.revoked_at is not None and user.role == role:
+                what = "a revoked user"
+            raise AppError(
+                422,
+                "invalid_entry",
+                f"decided_by {name!r} must be the staff id of a current {role.value} user "
+                f"(it is {what}): name the {role.value} who decided",
+            )
 
     def register(self, caller: Caller, body: RegisterPupil, key: str | None = None) -> Saved:
         """Open a pupil's record at one of the caller's academies."""

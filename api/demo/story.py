@@ -359,11 +359,23 @@ class Story(Steps):
 
     def _safeguarding(self) -> bool:
         dsl = staff(self.academy, Role.DSL)
+        if self.rng.random() < 0.3:
+            # The DSL looked at a concern and decided it is not a safeguarding matter.
+            self.pupil.cross_reference_safeguarding(
+                policy=self.policy,
+                cpoms_log_id="",
+                note="The DSL reviewed the concern: not a safeguarding matter.",
+                dsl_decision=DslDecision.NOT_SAFEGUARDING,
+                decided_by=dsl.staff_id,
+                **self._on(self.clock.next(1, 30), dsl),
+            )
+            return True
+        logged = [d for d in DslDecision if d != DslDecision.NOT_SAFEGUARDING]
         self.pupil.cross_reference_safeguarding(
             policy=self.policy,
             cpoms_log_id=f"CP-{self.clock.day.year}-{self.rng.randint(100, 99999):05d}",
             note=self.rng.choice(BRIEF_NOTES),
-            dsl_decision=self.rng.choice(list(DslDecision)),
+            dsl_decision=self.rng.choice(logged),
             decided_by=dsl.staff_id,
             **self._on(self.clock.next(1, 30)),
         )

@@ -170,6 +170,11 @@ class DeadlineOut(BaseModel):
     pupil_id: UUID
     name: str | None = Field(examples=["Zeb Quartermaine"])
     rule: str = Field(examples=["plan_review"])
+    party: str = Field(
+        description="Whose step it is: `school`, or `local_authority` (the LA's statutory "
+        "clocks, listed apart: an overdue one is the LA's lateness).",
+        examples=["school"],
+    )
     what: str = Field(examples=["review the plan"])
     detail: str | None = Field(examples=["individual_plan"])
     academy: str = Field(examples=["OAK"])

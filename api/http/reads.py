@@ -150,6 +150,7 @@ def get_deadlines(
                 pupil_id=d.pupil_id,
                 name=found.name(d.pupil_id),
                 rule=d.rule,
+                party=d.party,
                 what=d.what,
                 detail=d.detail,
                 academy=d.academy,

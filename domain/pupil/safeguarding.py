@@ -13,7 +13,7 @@ from domain.events import SafeguardingCrossReferenced
 from domain.policy import TrustPolicy
 from domain.pupil.checks import member, require_text
 from domain.pupil.state import Mutators, PupilState
-from domain.values import DslDecision, Recorder
+from domain.values import DslDecision, Recorder, Role
 
 _LOG_ID_MAX = 64
 
@@ -35,7 +35,11 @@ class SafeguardingCommands(PupilState):
         dsl_decision = member(DslDecision, dsl_decision, "DSL decision")
         rules = policy.safeguarding
         system = rules.external_system
-        require_text(f"the {system} log id", cpoms_log_id)
+        if dsl_decision == DslDecision.NOT_SAFEGUARDING:
+            decided_by = _not_safeguarding_check(system, cpoms_log_id, decided_by, recorded_by)
+            cpoms_log_id = ""
+        else:
+            require_text(f"the {system} log id", cpoms_log_id)
         if len(cpoms_log_id) > _LOG_ID_MAX or any(c.isspace() for c in cpoms_log_id.strip()):
             # The text is not echoed: it may be the very detail that belongs in CPOMS.
             raise InvalidEntry(
@@ -64,6 +68,28 @@ class SafeguardingCommands(PupilState):
             dsl_decision=dsl_decision,
             decided_by=decided_by,
         )
+
+
+def _not_safeguarding_check(
+    system: str, cpoms_log_id: str, decided_by: str | None, recorded_by: Recorder
+) -> str:
+    """A decision that a matter is not safeguarding: the DSL's own entry, with no log."""
+    if recorded_by.role != Role.DSL:
+        raise NotAllowedByPolicy(
+            "only the DSL decides that a matter is not a safeguarding matter: the DSL "
+            "records this entry themselves"
+        )
+    if cpoms_log_id.strip():
+        raise InvalidEntry(
+            f"a matter that is not safeguarding has no {system} log: leave the log id empty, "
+            "or record the DSL's other decision with the log"
+        )
+    if decided_by is not None and decided_by.strip() and decided_by != recorded_by.staff_id:
+        raise InvalidEntry(
+            f"the DSL who decided is the one recording it ({recorded_by.staff_id}), "
+            f"not {decided_by}"
+        )
+    return recorded_by.staff_id
 
 
 def _cross_referenced(state: PupilState, event: SafeguardingCrossReferenced) -> None:

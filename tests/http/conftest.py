@@ -94,6 +94,8 @@ def api(records: PupilRecords, tmp_path: Path) -> Iterator[Api]:
     key = Ed25519PrivateKey.generate()
     ledger = build_ledger(records, key, None)
     users = Users(records.datastore.engine)
+    # The DSL the examples name as having decided (decided_by must be a DSL user's staff id).
+    users.add(DSL.staff_id, "dsl", ["OAK"], _now())
     journal = tmp_path / "purges.jsonl"
     app = create_app(assemble(records, ledger, users=users, signing_key=key, purge_journal=journal))
     with TestClient(app, raise_server_exceptions=False) as client:
