@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.app.caller import Access, Caller
@@ -23,7 +24,12 @@ from api.users import User
 _bearer = HTTPBearer(auto_error=False, description="A personal token from `chronicle users add`.")
 
 
-def chronicle(request: Request) -> Chronicle:
+# The dependencies are coroutines: each is memory work only, and FastAPI would otherwise
+# run each in a worker thread of its own (a thread hand-off per dependency per request).
+# `current_user` leaves the event loop only when the token must be looked up.
+
+
+async def chronicle(request: Request) -> Chronicle:
     found: Chronicle = request.app.state.chronicle
     return found
 
@@ -31,7 +37,7 @@ def chronicle(request: Request) -> Chronicle:
 ChronicleDep = Annotated[Chronicle, Depends(chronicle)]
 
 
-def current_user(
+async def current_user(
     request: Request,
     app: ChronicleDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -47,7 +53,10 @@ def current_user(
             "admin for one (`chronicle users add`)",
         )
     source = request.client.host if request.client is not None else None
-    user = app.sign_ins.authenticate(credentials.credentials, source, "api")
+    token = credentials.credentials
+    user = app.sign_ins.recent(token, source)
+    if user is None:
+        user = await run_in_threadpool(app.sign_ins.authenticate, token, source, "api")
     if user is None:
         raise AppError(
             401,
@@ -68,7 +77,7 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def permitted(
+async def permitted(
     request: Request,
     user: CurrentUser,
     x_chronicle_position: Annotated[
@@ -105,7 +114,7 @@ def permitted(
 Permitted = Annotated[Caller, Depends(permitted)]
 
 
-def stated_purpose(
+async def stated_purpose(
     x_purpose: Annotated[
         str | None,
         Header(max_length=500, description="Why you are reading (required for dpo, tribunal)."),
@@ -121,7 +130,7 @@ def stated_purpose(
 Purpose = Annotated[str | None, Depends(stated_purpose)]
 
 
-def based_on(
+async def based_on(
     if_match: Annotated[
         str | None,
         Header(description="The pupil version this write was based on (from GET or a write)."),

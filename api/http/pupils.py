@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from api.app.queries import ChronologyFilters
+from api.http.answers import as_json
 from api.http.auth import ChronicleDep, Permitted, Purpose
 from api.http.errors import responses
 from api.http.models import (
@@ -83,7 +84,7 @@ def get_chronology(
     author_role: Annotated[str | None, Query(max_length=20, examples=["teacher"])] = None,
     area: Annotated[AreaOfNeed | None, Query()] = None,
     order: Annotated[Order, Query()] = "happened",
-) -> Chronology:
+) -> Response:
     """A pupil's chronology; entries your role may not read are masked (kind and dates), or
     left out for teachers; your own entries are always shown."""
     filters = ChronologyFilters(
@@ -95,7 +96,7 @@ def get_chronology(
         order=order,
     )
     found = app.reads.chronology_entries(caller, pupil_id, filters, purpose)
-    return Chronology(pupil_id=pupil_id, entries=[_item(e) for e in found])
+    return as_json(Chronology(pupil_id=pupil_id, entries=[_item(e) for e in found]))
 
 
 @router.get("/{pupil_id}/access-log", response_model=AccessLogOut, responses=_READ_ERRORS)

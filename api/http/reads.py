@@ -14,8 +14,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from api.http.answers import as_json
 from api.http.auth import ChronicleDep, Permitted, Purpose
 from api.http.errors import responses
 from api.http.models import (
@@ -62,7 +63,7 @@ def get_register(
     ] = "name",
     limit: Limit = 50,
     offset: Offset = 0,
-) -> RegisterOut:
+) -> Response:
     """The SEND register of your academies, filtered and sorted, with census counts."""
     found = app.reads.register(
         caller,
@@ -86,7 +87,7 @@ def get_register(
         for c in found.census
     ]
     rows = [_register_row(r) for r in found.rows]
-    return RegisterOut(total=found.total, pupils=rows, counts=counts)
+    return as_json(RegisterOut(total=found.total, pupils=rows, counts=counts))
 
 
 def _register_row(r: RegisterRow) -> RegisterRowOut:
