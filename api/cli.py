@@ -66,6 +66,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(__import__("api.cli_academies").cli_academies.academies_app, name="academies")
 app.add_typer(reads_app)  # its commands join the top level (deadlines, safeguarding, …)
 app.add_typer(__import__("api.cli_import").cli_import.import_app, name="import")
+app.command("export-ctf")(__import__("api.cli_import").cli_import.export_ctf)
 
 _OPERATOR_ERRORS = (
     SetupError,

@@ -18,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.app.imports import ImportReport
-from api.cli_common import CommandFailed, chronicle, err, operator, out
+from api.cli_common import CommandFailed, chronicle, err, operator, out, resolve_pupil
 from api.imports.ctf import CTF, ctf_rows
+from api.imports.ctf_out import School
 from api.imports.mappings import MappingError, mapping_named
 from api.imports.sources import SourceError, csv_rows
 from domain.values import Role
@@ -77,6 +78,31 @@ def import_pupils(
         _print(report, per_row)
     if report.refused:
         raise typer.Exit(1)
+
+
+def export_ctf(
+    pupils: Annotated[list[str], typer.Argument(help="Pupil ids or UPNs.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The CTF file to write.")],
+    to: Annotated[
+        str | None, typer.Option(help="The destination school's DfE number (LA/ESTAB).")
+    ] = None,
+    purpose: Annotated[str | None, typer.Option(help="Why (recorded in the access log).")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Your staff id (recorded).")] = None,
+    role: Annotated[Role, typer.Option("--as", help="The role you act in.")] = Role.SENDCO,
+) -> None:
+    """Write the pupils' SEN section as a Common Transfer File (statutory codes only)."""
+    dest = None
+    if to is not None:
+        lea, _, estab = to.partition("/")
+        if not (lea.isdigit() and estab.isdigit() and len(lea) == 3 and len(estab) == 4):
+            raise typer.BadParameter("a DfE number: LA/ESTAB, e.g. 873/2041", param_hint="--to")
+        dest = School(lea, estab)
+    caller = operator(by, role)
+    with chronicle() as app:
+        ids = [resolve_pupil(app, caller, text) for text in pupils]
+        data = app.transfers.ctf(caller, ids, purpose, dest)
+    out_file.write_bytes(data)
+    out.print(f"{len(ids)} pupils written to {escape(str(out_file))}", highlight=False)
 
 
 def _bar() -> Progress:

@@ -17,6 +17,7 @@ from api.app.imports import Imports
 from api.app.oversight import Purges
 from api.app.queries import Reads
 from api.app.signins import SignIns
+from api.app.transfers import TransferFiles
 from api.app.writes import Entries
 from api.users import User
 from domain.policy import TrustPolicy
@@ -34,6 +35,7 @@ class Chronicle:
         self.exports = Exports(parts)
         self.purges = Purges(parts)
         self.imports = Imports(parts)  # pupils from the MIS (docs/import.md)
+        self.transfers = TransferFiles(parts)  # Common Transfer Files out
         # Tokens checked for a sign-in (throttled and audited), and the sign-in audit.
         self.sign_ins = SignIns(parts)
 

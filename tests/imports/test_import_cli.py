@@ -94,3 +94,12 @@ def test_import_pupils_from_the_command_line(tmp_path: Path, store: Store) -> No
                        db=db))  # fmt: skip
     assert report["pupils"]["new"] == 2 and report["per_row"][0]["line"] == 2
     assert json.dumps(report).count("PupilRegistered") == 3  # per row, and the counts
+
+    # CTF out: the SEN section of two pupils, for a school's DfE number.
+    out_file = tmp_path / "out.xml"
+    said = ok(run(home, "export-ctf", made[1].upn, made[0].upn, "--out", str(out_file),
+                  "--to", "999/1234", db=db))  # fmt: skip
+    assert "2 pupils written" in said
+    written = out_file.read_text()
+    assert "<SENprovision>K</SENprovision>" in written and "<LEA>999</LEA>" in written
+    assert written.count("<Pupil>") == 2
