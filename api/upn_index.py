@@ -98,24 +98,26 @@ class UpnIndex:
         return found
 
     def live_holders(self, upns: Iterable[str]) -> dict[str, UUID]:
-        """As `holders`, leaving out purged pupils (a purge restored from a backup may have
-        left its row): their UPN is free again."""
+        """As `holders`, leaving out purged pupils: a purge restored from a backup (or one
+        applied before the index existed) may have left a row, which is deleted here, so
+        their UPN is free again and `claim` can insert it."""
         found = self.holders(upns)
+        if not found:
+            return {}
         live = self._records.data_keys.live(list(set(found.values())))
+        purged = set(found.values()) - live
+        if purged:
+            with self._records.datastore.transaction(True) as session:
+                for pupil_id in purged:
+                    forget(session, pupil_id)
         return {upn: pupil_id for upn, pupil_id in found.items() if pupil_id in live}
 
     def holder(self, upn: str) -> UUID | None:
         return self.live_holders([upn]).get(upn)
 
     def claim(self, session: Session, claims: Iterable[tuple[str, UUID]]) -> None:
-        """Insert each (UPN, pupil) inside the caller's transaction: a UPN already taken
-        fails the insert (`sqlalchemy.exc.IntegrityError`) and with it the transaction.
-        A purged pupil's row left behind is replaced."""
-        claims = list(claims)
-        stale = set(self.holders(upn for upn, _ in claims).values())
-        stale -= self._records.data_keys.live(list(stale))
-        for purged in stale:
-            forget(session, purged)
+        """Insert each (UPN, pupil) inside the caller's transaction (after `live_holders`
+        found them free): a UPN taken meanwhile fails the insert and the transaction."""
         now = self._records.clock()
         rows = [
             {"upn_hmac": self.digest(upn), "pupil_id": pupil_id, "claimed_at": now}
