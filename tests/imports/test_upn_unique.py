@@ -149,3 +149,40 @@ def test_the_upn_secret_survives_a_kek_rotation(open_records: OpenRecords, tmp_p
     with pytest.raises(AppError) as refused:
         later.entries.register(SENDCO, registration(upn(7), "ELM"))
     assert refused.value.code == "upn_taken"
+
+
+def test_two_imports_of_one_file_at_once_never_double_a_pupil(
+    open_records: OpenRecords, tmp_path: Path
+) -> None:
+    """Two processes import the same export together: whichever loses a batch's race is
+    told so (409 import_conflict) and nothing of its batch is saved; each UPN is one pupil."""
+    from api.imports.mappings import CHRONICLE
+    from api.imports.sources import csv_rows
+    from tests.imports.fixtures import csv_bytes, pupils
+
+    rows, encoding = csv_rows(csv_bytes(pupils(30), CHRONICLE, sen=False, academy_column=False),
+                              CHRONICLE)  # fmt: skip
+    apps = [chronicle(open_records(), tmp_path / str(n)) for n in range(2)]
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def run(app: Chronicle) -> None:
+        start.wait()
+        try:
+            app.imports.pupils(SENDCO, rows, CHRONICLE, encoding=encoding, academy="OAK", batch=10)
+            outcomes.append("done")
+        except AppError as e:
+            outcomes.append(e.code)
+
+    threads = [threading.Thread(target=run, args=(app,)) for app in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert "done" in outcomes and set(outcomes) <= {"done", "import_conflict"}
+    records = open_records()
+    upns = [e.payload["upn"] for e in records.registrations()]
+    assert len(upns) == len(set(upns))
+    # Whoever lost runs it again: everything is there once.
+    apps[0].imports.pupils(SENDCO, rows, CHRONICLE, encoding=encoding, academy="OAK")
+    assert registered(records) == 30
