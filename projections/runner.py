@@ -61,6 +61,9 @@ Progress = Callable[[int, int], None]
 _Stored = tuple[int, UUID, int, str, bytes]
 
 DEFAULT_BATCH = 2000
+# The access log's projection (projections/access_log.py), which only access-log queries wait
+# for.
+ACCESS_LOG = "access_log"
 REBUILD_BATCH = 5000  # a rebuild is a long run of appends: larger batches, fewer commits
 _NAME_MAX = 32  # the library's tracking table holds application names of 32 characters
 _ADVISORY_LOCK = 0x43485232  # "CHR2": one projection runner at a time on PostgreSQL
@@ -128,6 +131,8 @@ class ProjectionRunner:
         # (positions only move on, except in `rebuild`). Lets concurrent readers that all
         # call `catch_up` skip the runner once one of them has caught up past their head.
         self._caught_up_to = 0
+        # The same for every projection but the access log (`wait_for(access=False)`).
+        self._content_caught_up_to = 0
 
     @property
     def projections(self) -> list[Projection]:
@@ -153,16 +158,31 @@ class ProjectionRunner:
             # `_follow` returned after a step that found the rest of the log: every event
             # committed before `head` was read (ids commit in order) is applied.
             self._caught_up_to = max(self._caught_up_to, head)
+            self._content_caught_up_to = max(self._content_caught_up_to, head)
         return done
 
-    def wait_for(self, position: int) -> None:
+    def wait_for(self, position: int, *, access: bool = True) -> None:
         """Return once every projection has applied every event up to `position` (a
         position a write reported, see `PupilRecords.written_to`): at once, with no query,
         when this process knows they have; otherwise by catching up here. A read that
-        follows no write of its own therefore never touches the runner."""
+        follows no write of its own therefore never touches the runner.
+
+        Without `access`, the access log is not waited for (a query that does not read it):
+        the other projections catch up here, skipping the access records unread, and the
+        access log follows in the background (`ProjectionFollower`). Under load most of the
+        log is access records, which a read would otherwise apply for everyone."""
         if position <= self._caught_up_to:
             return
-        self.catch_up()
+        if access:
+            self.catch_up()
+            return
+        if position <= self._content_caught_up_to:
+            return
+        head = self._head()
+        content = [p for p in self._projections if p.name != ACCESS_LOG]
+        self._follow(content, DEFAULT_BATCH, None, 0)
+        with self._lock:
+            self._content_caught_up_to = max(self._content_caught_up_to, head)
 
     @property
     def caught_up_to(self) -> int:
@@ -180,7 +200,7 @@ class ProjectionRunner:
         are left where they are."""
         targets = self._select(names)
         with self._lock:
-            self._caught_up_to = 0
+            self._caught_up_to = self._content_caught_up_to = 0
         with self._lock, self._transaction(True) as session:
             self._prepare(session)
             # The tracking reset comes first: on SQLite it opens the transaction, so the

@@ -146,7 +146,7 @@ class UseCases:
         position = max(records.written_to, caller.seen if caller is not None else 0)
         if access:
             position = max(position, records.viewed_to)
-        self._parts.runner.wait_for(position)
+        self._parts.runner.wait_for(position, access=access)
 
     def register_reader(self) -> RegisterReader:
         return RegisterReader(self._parts.records, self._parts.name_order)
