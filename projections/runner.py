@@ -124,6 +124,7 @@ class ProjectionRunner:
             for table in projection.tables:
                 table.create(engine, checkfirst=True)
         self._lock = threading.Lock()
+        self._waiting = threading.Lock()  # readers in `wait_for`
         self._topics: dict[str, str] = {}
         self._kinds: dict[str, str] = {}
         self._shredded: set[UUID] = set()  # pupils (and access streams) found shredded
@@ -173,16 +174,21 @@ class ProjectionRunner:
         log is access records, which a read would otherwise apply for everyone."""
         if position <= self._caught_up_to:
             return
-        if access:
-            self.catch_up()
-            return
-        if position <= self._content_caught_up_to:
-            return
-        head = self._head()
-        content = [p for p in self._projections if p.name != ACCESS_LOG]
-        self._follow(content, DEFAULT_BATCH, None, 0)
-        with self._lock:
-            self._content_caught_up_to = max(self._content_caught_up_to, head)
+        # One reader catches up for all: those arriving meanwhile wait here, then find the
+        # position reached and return without a query (rather than each running a step).
+        with self._waiting:
+            if position <= self._caught_up_to:
+                return
+            if access:
+                self.catch_up()
+                return
+            if position <= self._content_caught_up_to:
+                return
+            head = self._head()
+            content = [p for p in self._projections if p.name != ACCESS_LOG]
+            self._follow(content, DEFAULT_BATCH, None, 0)
+            with self._lock:
+                self._content_caught_up_to = max(self._content_caught_up_to, head)
 
     @property
     def caught_up_to(self) -> int:
