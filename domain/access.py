@@ -13,6 +13,7 @@ that index every entry by author and date can take them unchanged.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -26,6 +27,7 @@ from domain.values import Recorder
 ACCESS_NAMESPACE = UUID("6f1d3c0e-6c1b-5a7e-9a51-2f0f6a3c9b10")
 
 
+@lru_cache(maxsize=65_536)  # a page of the register asks it three times for 50 pupils
 def access_stream_id(pupil_id: UUID) -> UUID:
     """The id of `pupil_id`'s access stream (stable, derived, never the pupil's own id)."""
     return uuid5(ACCESS_NAMESPACE, str(pupil_id))
