@@ -12,8 +12,10 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
@@ -128,3 +130,16 @@ def open_records(store: Store) -> Iterator[OpenRecords]:
 @pytest.fixture
 def records(open_records: OpenRecords) -> PupilRecords:
     return open_records()
+
+
+def count_decryptions(records: PupilRecords, monkeypatch: pytest.MonkeyPatch) -> list[StoredEvent]:
+    """Every stored event `records` decrypts from now on (until the test ends), in order."""
+    opened: list[StoredEvent] = []
+    committed = records.sealing_mapper.committed
+
+    def counting(stored: StoredEvent) -> Any:
+        opened.append(stored)
+        return committed(stored)
+
+    monkeypatch.setattr(records.sealing_mapper, "committed", counting)
+    return opened
