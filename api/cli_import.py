@@ -123,7 +123,8 @@ def _print(report: ImportReport, per_row: bool) -> None:
     out.print(
         f"{report.rows} rows read ({escape(report.encoding)}, {escape(report.source)}): "
         f"{pupils['new']} new pupils, {pupils['changed']} changed, "
-        f"{pupils['unchanged']} unchanged",
+        f"{pupils['unchanged']} unchanged"
+        + (" (dry run: nothing written)" if report.dry_run else ""),
         highlight=False,
     )
     if report.refused:
