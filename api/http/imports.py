@@ -11,8 +11,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.app.errors import AppError
+from api.app.imports import ImportReport
 from api.http.auth import ChronicleDep, Permitted
 from api.http.errors import responses
 from api.imports.ctf import CTF, ctf_rows
@@ -47,13 +49,18 @@ async def import_pupils(
             "own mapping file is used with `chronicle import pupils --mapping FILE`",
         )
     chosen = CTF if format == "ctf" else SHIPPED[mapping]
-    try:
-        rows, encoding = ctf_rows(data) if format == "ctf" else csv_rows(data, chosen)
-    except SourceError as e:
-        raise AppError(422, "unreadable_file", f"{e}; nothing was imported") from None
-    report = app.imports.pupils(
-        caller, rows, chosen, encoding=encoding, academy=academy, dry_run=dry_run
-    )
+
+    def run() -> ImportReport:
+        try:
+            rows, encoding = ctf_rows(data) if format == "ctf" else csv_rows(data, chosen)
+        except SourceError as e:
+            raise AppError(422, "unreadable_file", f"{e}; nothing was imported") from None
+        return app.imports.pupils(
+            caller, rows, chosen, encoding=encoding, academy=academy, dry_run=dry_run
+        )
+
+    # Reading, checking and saving take seconds for a large file: not on the event loop.
+    report = await run_in_threadpool(run)
     body: dict[str, Any] = report.as_json(per_row=per_row)
     if report.refused:
         body = {
