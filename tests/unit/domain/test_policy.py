@@ -302,7 +302,11 @@ def test_missing_role(tmp_path: Path) -> None:
 
 
 def test_unknown_entry_kind(tmp_path: Path) -> None:
-    path = write(tmp_path, '"EntryCorrected",\n] }', '"EntryCorrected", "SafeguardingNote",\n] }')
+    path = write(
+        tmp_path,
+        '"EntryCorrected", "PupilRejoined",\n] }',
+        '"EntryCorrected", "SafeguardingNote",\n] }',
+    )
     assert "visibility.roles.teacher.see.13: unknown value 'SafeguardingNote'" in refusal(path)
 
 
@@ -312,7 +316,9 @@ def test_unknown_plan_kind(tmp_path: Path) -> None:
 
 
 def test_teachers_cannot_be_given_restricted_entries(tmp_path: Path) -> None:
-    path = write(tmp_path, '"EntryCorrected",\n] }', '"SafeguardingCrossReferenced",\n] }')
+    path = write(
+        tmp_path, '"EntryCorrected", "PupilRejoined",\n] }', '"SafeguardingCrossReferenced",\n] }'
+    )
     assert "visibility.roles.teacher.see.12: SafeguardingCrossReferenced is restricted" in (
         refusal(path)
     )
