@@ -365,6 +365,17 @@ class IssueEhcPlan(Body):
     transferred_from: str | None = _optional_name(
         None, "Where an existing plan came from; leave out for a plan after a request here."
     )
+    on_register: bool = Field(
+        default=False,
+        description="Also move the pupil to E on the SEND register in the same write (the "
+        "policy's rules for a move into E apply: a primary need, parents informed).",
+        examples=[True],
+    )
+    parents_informed_on: date | None = Field(
+        default=None,
+        description="With on_register: when parents were told of the move to E.",
+        examples=["2025-09-01"],
+    )
     happened_on: date | None = _happened_on("2025-09-01")
 
 

@@ -60,7 +60,7 @@ from api.app.caller import Access, D, S
 from domain.errors import InvalidEntry
 from domain.policy import TrustPolicy
 from domain.pupil import Pupil
-from domain.values import Recorder, Role, SmartOutcome, TargetReview
+from domain.values import Recorder, RegisterStatus, Role, SmartOutcome, TargetReview
 
 
 @dataclass(frozen=True)
@@ -298,6 +298,19 @@ def _issue_ehc_plan(pupil: Pupil, body: IssueEhcPlan, ctx: Context) -> None:
         transferred_from=body.transferred_from,
         **ctx.on(body.happened_on),
     )
+    if body.on_register:
+        # The plan and the move to E are one decision of the LA's: one write, both entries
+        # or neither (the move's rules are the policy's, as for any register change).
+        pupil.change_register_status(
+            policy=ctx.policy,
+            status=RegisterStatus.EHCP,
+            sub_flags=(),
+            reason="EHC plan issued by the local authority"
+            + (f" (transferred from {body.transferred_from})" if body.transferred_from else ""),
+            decision_maker=ctx.recorder.staff_id,
+            parents_informed_on=body.parents_informed_on,
+            **ctx.on(body.happened_on),
+        )
 
 
 def _schedule_annual_review(pupil: Pupil, body: ScheduleAnnualReview, ctx: Context) -> None:
