@@ -62,6 +62,12 @@ class Api:
             found["X-Purpose"] = purpose
         return found
 
+    def staff_id(self, headers: dict[str, str]) -> str:
+        """The staff id of the person whose headers these are."""
+        found = self.users.by_token(headers["Authorization"].removeprefix("Bearer "))
+        assert found is not None
+        return found.name
+
     def add_pupil(self, academy: str = "OAK", *, safeguarding: bool = False) -> Pupil:
         """A pupil with one concern (and a safeguarding cross-reference if asked), saved."""
         pupil = a_pupil(academy=academy)

@@ -24,7 +24,7 @@ def test_reading_a_chronology_adds_exactly_one_access_record(api: Api) -> None:
     listed = api.client.get(f"/pupils/{pupil.id}/access-log", headers=dsl)
     assert listed.status_code == 200, listed.text
     (record,) = listed.json()["records"]
-    teacher_name = "teacher-0"  # Api.headers names people role-count
+    teacher_name = api.staff_id(teacher)
     assert record["staff_id"] == teacher_name and record["role"] == "teacher"
     assert record["what"] == "chronology?kind=ConcernRaised" and record["purpose"] == "T-1"
     api.client.get(f"/pupils/{pupil.id}/chronology", headers=teacher)

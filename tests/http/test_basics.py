@@ -54,7 +54,7 @@ def test_read_then_write_then_read_again(api: Api) -> None:
     assert [e["type"] for e in entries][-1] == "ConcernRaised"
     assert entries[-1]["payload"]["description"] == "Anxious at drop-off"
     assert entries[-1]["recorded_by"] == {
-        "staff_id": api.users.everyone()[0].name,
+        "staff_id": api.staff_id(sendco),
         "role": "sendco",
     }
 
