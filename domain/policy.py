@@ -424,6 +424,55 @@ class ReducedTimetablePolicy(_Model):
     requires_principal_agreement: bool = False
 
 
+class Term(_Model):
+    """One term of the school year: its first and last day of teaching."""
+
+    starts: date
+    ends: date
+
+
+class CalendarPolicy(_Model):
+    """The trust's term dates. Deadlines the law or KCSIE count in school days (the SEND
+    and child protection files to the next school: "within 5 days for an in-year transfer
+    or within the first 5 days of the start of a new term") count only weekdays in a term;
+    with no terms given, every weekday counts. Every other deadline is in calendar days."""
+
+    terms: tuple[Term, ...] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "CalendarPolicy":
+        found = _Found()
+        for i, term in enumerate(self.terms):
+            if term.ends < term.starts:
+                found.add(
+                    f"terms.{i}.ends", f"{term.ends} is before the term starts ({term.starts})"
+                )
+            if i and term.starts <= self.terms[i - 1].ends:
+                found.add(
+                    f"terms.{i}.starts",
+                    f"{term.starts} is not after the previous term ends "
+                    f"({self.terms[i - 1].ends}): list terms in order, without overlap",
+                )
+        found.raise_any()
+        return self
+
+    def is_school_day(self, day: date) -> bool:
+        if day.weekday() >= 5:
+            return False
+        if not self.terms or day > self.terms[-1].ends:
+            return True  # no calendar, or past the last term given: weekdays
+        return any(term.starts <= day <= term.ends for term in self.terms)
+
+    def add_school_days(self, day: date, days: int) -> date:
+        """`day` moved on by `days` school days (weekdays in term; weekdays when no term
+        dates are known for that time)."""
+        while days > 0:
+            day += timedelta(days=1)
+            if self.is_school_day(day):
+                days -= 1
+        return day
+
+
 class TrustPolicy(_Model):
     """One trust's policy. Build it with `load_policy`; every section is validated."""
 
@@ -444,6 +493,12 @@ class TrustPolicy(_Model):
     exam_access: ExamAccessPolicy = Field(default_factory=ExamAccessPolicy)
     transition: TransitionInfoPolicy = Field(default_factory=TransitionInfoPolicy)
     reduced_timetable: ReducedTimetablePolicy = Field(default_factory=ReducedTimetablePolicy)
+    calendar: CalendarPolicy = Field(default_factory=CalendarPolicy)
+
+    def records_transfer_due(self, left_on: date) -> date:
+        """When the SEND file must reach the next setting: the policy's school days after
+        the last day on roll, counted in term time (`[calendar]`)."""
+        return self.calendar.add_school_days(left_on, self.deadlines.records_transfer_school_days)
 
     def allows_transition(self, from_: str, to: str) -> Transition | None:
         """The rule for moving from one status to another, or None if the policy forbids it."""

@@ -42,7 +42,7 @@ from domain.statute import (
     REVIEW_DECISION_WEEKS,
     weeks_after,
 )
-from domain.values import add_months, add_school_days, school_year
+from domain.values import add_months, school_year
 from projections.base import ProjectedEvent
 from projections.bulk import PupilRows
 from projections.ports import ReadStore
@@ -206,9 +206,7 @@ class DeadlineSchedule:
         if not e.rows("records_transfer", open_only=False):
             # The first LeftTrust; a later one for the same move completes what it knew.
             e.close_all(outcome=_MOOT_ON_LEAVING, but_not=_STAY_ON_LEAVING)
-            due = _day_or_none(e.p.get("records_due_by")) or add_school_days(
-                e.day, self.policy.deadlines.records_transfer_school_days
-            )
+            due = _day_or_none(e.p.get("records_due_by")) or self.policy.records_transfer_due(e.day)
             e.open("records_transfer", "departure", due)
         if sent is not None:
             e.close("records_transfer", "departure", on=sent)

@@ -9,7 +9,7 @@ from domain.events import LeftTrust, PupilRejoined, TransferredWithinTrust, Tran
 from domain.policy import TrustPolicy
 from domain.pupil.checks import check_not_before, check_past, member, require_text
 from domain.pupil.state import Departure, Mutators, PupilState
-from domain.values import AgreementKind, Recorder, TransitionKind, add_school_days
+from domain.values import AgreementKind, Recorder, TransitionKind
 
 _PHASE_TRANSFERS = {TransitionKind.PHASE_TRANSFER: False, TransitionKind.POST16: True}
 
@@ -112,14 +112,13 @@ class MovementCommands(PupilState):
         if records_sent_on is not None:
             check_past("the date records were sent", records_sent_on, at, self.date_of_birth)
         self._check_receipt(records_sent_on, receipt_acknowledged_on, receipt_acknowledged_by, at)
-        days = policy.deadlines.records_transfer_school_days
         self._emit(
             LeftTrust,
             at,
             recorded_by,
             happened_on,
             destination=destination,
-            records_due_by=add_school_days(happened_on, days),
+            records_due_by=policy.records_transfer_due(happened_on),
             records_sent_on=records_sent_on,
             receipt_acknowledged_on=receipt_acknowledged_on,
             receipt_acknowledged_by=receipt_acknowledged_by,
