@@ -60,13 +60,17 @@ class EhcCommands(LaDecisions):
         require_text("the reason for the request", reason)
         reassessment = self.ehc_plan_in_force
         least = policy.deadlines.reassessment_min_months
-        last = self.ehc.requested_on
+        # Counted from when the last assessment ended (Aspire §14: "at least six months after
+        # an initial assessment"), or from its request when no end is recorded.
+        ended = self.ehc.assessment_ended_on
+        last = ended or self.ehc.requested_on
         if reassessment and least is not None and last is not None:
             earliest = add_months(last, least)
             if happened_on < earliest:
+                since = "the last assessment ended" if ended else "the last request"
                 raise NotAllowedByPolicy(
                     f"this trust's policy allows a re-assessment request no sooner than {least} "
-                    f"months after the last request ({last}): not before {earliest}"
+                    f"months after {since} ({last}): not before {earliest}"
                 )
         self._emit(
             EHCNeedsAssessmentRequested,
@@ -398,7 +402,13 @@ class EhcCommands(LaDecisions):
         )
 
     def _plan_issued(self, event: EHCPlanIssued) -> None:
-        self.ehc = replace(self.ehc, issued_on=event.happened_on, review=None)
+        ended, requested = self.ehc.assessment_ended_on, self.ehc.requested_on
+        undecided = requested is not None and (ended is None or ended < requested)
+        if event.transferred_from is None and undecided:
+            ended = event.happened_on  # no decision recorded: the plan ends the assessment
+        self.ehc = replace(
+            self.ehc, issued_on=event.happened_on, review=None, assessment_ended_on=ended
+        )
 
     def _review_scheduled(self, event: AnnualReviewScheduled) -> None:
         self.ehc = replace(self.ehc, review=AnnualReview(event.happened_on, event.meeting_on))

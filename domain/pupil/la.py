@@ -201,10 +201,19 @@ class LaDecisions(PupilState):
         self.ehc = replace(self.ehc, assessment_decision=event.decision)
 
     def _issue_decided(self, event: EHCPlanDecided) -> None:
-        self.ehc = replace(self.ehc, issue_decision=event.decision)
+        # The assessment ends with the decision whether to issue.
+        self.ehc = replace(
+            self.ehc, issue_decision=event.decision, assessment_ended_on=event.letter_dated
+        )
 
     def _draft_received(self, event: DraftEHCPlanReceived) -> None:
-        self.ehc = replace(self.ehc, issue_decision=IssueDecision.ISSUE, draft_on=event.happened_on)
+        decided = self.ehc.issue_decision is not None
+        self.ehc = replace(
+            self.ehc,
+            issue_decision=IssueDecision.ISSUE,
+            draft_on=event.happened_on,
+            assessment_ended_on=self.ehc.assessment_ended_on if decided else event.letter_dated,
+        )
 
     def _review_decided(self, event: AnnualReviewDecided) -> None:
         self.ehc = replace(self.ehc, review_decided=True)

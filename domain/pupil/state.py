@@ -96,6 +96,9 @@ class EhcState:
     draft_on: date | None = None  # the draft plan of the latest request, when received
     last_review_held_on: date | None = None  # the latest annual review meeting held
     review_decided: bool = False  # the LA decided after that meeting
+    # When the last EHC needs assessment ended: the LA's decision whether to issue (its
+    # letter), or the plan issued after it; what a re-assessment interval counts from.
+    assessment_ended_on: date | None = None
 
 
 @dataclass(frozen=True)

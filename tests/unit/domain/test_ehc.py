@@ -166,20 +166,21 @@ def test_a_reassessment_within_the_policys_minimum_is_refused() -> None:
     refused(
         pupil,
         NotAllowedByPolicy,
-        "allows a re-assessment request no sooner than 6 months after the last request "
-        r"\(2025-01-13\): not before 2025-07-13",
+        # Counted from when the assessment ended (the plan, 3 March), not the request.
+        "allows a re-assessment request no sooner than 6 months after the last assessment "
+        r"ended \(2025-03-03\): not before 2025-09-03",
         pupil.request_ehc_needs_assessment,
         policy=ASPIRE,
         local_authority="Northshire County Council",
         requested_by="school",
         reason="Needs have changed",
-        **on(date(2025, 7, 12)),
+        **on(date(2025, 9, 2)),
     )
 
 
 def test_a_reassessment_after_the_minimum_is_recorded_as_one() -> None:
     pupil = _with_plan()
-    request_assessment(pupil, date(2025, 7, 14), policy=ASPIRE)
+    request_assessment(pupil, date(2025, 9, 3), policy=ASPIRE)
     (event,) = pupil.collect_events()
     assert isinstance(event, EHCNeedsAssessmentRequested) and event.reassessment
 

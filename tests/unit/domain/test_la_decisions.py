@@ -7,7 +7,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from domain.errors import DateOutOfRange, OutOfOrder, PupilLeftTrust, UnknownEntry
+from domain.errors import (
+    DateOutOfRange,
+    NotAllowedByPolicy,
+    OutOfOrder,
+    PupilLeftTrust,
+    UnknownEntry,
+)
 from domain.values import AssessmentDecision, IssueDecision, RegisterStatus
 from tests.factories import (
     a_pupil,
@@ -222,3 +228,29 @@ def test_a_pupil_who_left_can_rejoin_and_the_record_reopens() -> None:
         returned_from="Birch Academy",
         **on(date(2025, 9, 11)),
     )
+
+
+def test_a_reassessment_counts_from_the_la_s_decision_that_ended_the_assessment() -> None:
+    from tests.factories import policy
+
+    aspire = policy("aspire")
+    pupil = a_pupil(concerns=0)
+    request_assessment(pupil, date(2025, 1, 6), policy=aspire)
+    decide_assessment(pupil, date(2025, 2, 10))
+    decide_issue(pupil, date(2025, 4, 22))  # the letter: 21 April
+    issue_plan(pupil, date(2025, 5, 19), policy=aspire)
+    kw = {
+        "policy": aspire,
+        "local_authority": LA,
+        "requested_by": "school",
+        "reason": "Needs have changed",
+    }
+    refused(
+        pupil,
+        NotAllowedByPolicy,
+        r"after the last assessment ended \(2025-04-21\): not before 2025-10-21",
+        pupil.request_ehc_needs_assessment,
+        **kw,
+        **on(date(2025, 10, 20)),
+    )
+    pupil.request_ehc_needs_assessment(**kw, **on(date(2025, 10, 21)))  # type: ignore[arg-type]
