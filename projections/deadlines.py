@@ -118,6 +118,7 @@ _MOOT_ON_LEAVING = "left_trust"
 # ... except these: the SEND file still has to go, and a data-protection request made to
 # the trust is still the trust's to answer.
 _STAY_ON_LEAVING = ("records_transfer", "subject_access")
+_BEFORE_REJOINING = "before_rejoining"  # the detail of a records transfer of an earlier move
 _ANNUAL = ("annual_review_notice", "annual_review", "annual_review_papers", "annual_review_report")
 
 
@@ -203,19 +204,29 @@ class DeadlineSchedule:
 
     def _left(self, e: _Entry) -> None:
         sent = _day_or_none(e.p["records_sent_on"])
-        if not e.rows("records_transfer", open_only=False):
-            # The first LeftTrust; a later one for the same move completes what it knew.
+        every = e.rows("records_transfer", open_only=False)
+        this_move = [row for row in every if row["detail"] != _BEFORE_REJOINING]
+        if this_move:
+            subject = this_move[0]["subject"]  # a later LeftTrust completes what it knew
+        else:
+            # The move's first LeftTrust (a departure after re-joining is a new move).
             e.close_all(outcome=_MOOT_ON_LEAVING, but_not=_STAY_ON_LEAVING)
             due = _day_or_none(e.p.get("records_due_by")) or self.policy.records_transfer_due(e.day)
-            e.open("records_transfer", "departure", due)
+            subject = f"departure-{e.event.seq}" if every else "departure"
+            e.open("records_transfer", subject, due)
         if sent is not None:
-            e.close("records_transfer", "departure", on=sent)
+            e.close("records_transfer", subject, on=sent)
 
     def _rejoined(self, e: _Entry) -> None:
         # Back on roll: new deadlines belong to the academy the pupil rejoins.
         for pupil in e.state.rows(deadline_pupils, e.pupil_id):
             pupil["academy"] = e.p["academy"]
             e.state.changed(deadline_pupils, pupil)
+        # The earlier departure's file is still owed, but it was another move: the next
+        # LeftTrust starts a records transfer of its own.
+        for row in e.rows("records_transfer", open_only=False):
+            row["detail"] = _BEFORE_REJOINING
+            e.state.changed(deadlines, row)
 
     def _status_changed(self, e: _Entry) -> None:
         # Onto the monitoring register: reviewed at the policy's interval (Harmony §10.1:

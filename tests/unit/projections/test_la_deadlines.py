@@ -255,3 +255,42 @@ def test_without_an_interval_monitoring_opens_no_deadline() -> None:
     pupil.review_monitoring(policy=policy("default"), findings="Fine", **on(date(2025, 2, 6)))
     schedule.feed(pupil)
     assert [r for r in schedule.rows() if r["rule"] == "monitoring_review"] == []
+
+
+# ----- re-joining -------------------------------------------------------------------------
+
+
+def test_a_departure_after_re_joining_owes_a_records_transfer_of_its_own() -> None:
+    trust = policy("default")
+    schedule, pupil = Schedule(trust), a_pupil(concerns=0)
+
+    def leave(day: date, sent: date | None) -> None:
+        pupil.leave_trust(
+            policy=trust,
+            destination="Birch Academy",
+            records_sent_on=sent,
+            receipt_acknowledged_on=None,
+            receipt_acknowledged_by=None,
+            **on(day),
+        )
+
+    leave(date(2025, 3, 3), date(2025, 3, 3))
+    pupil.rejoin(academy="HTH", year_group=5, returned_from="Birch Academy", **on(date(2025, 9, 3)))
+    leave(date(2026, 3, 2), None)
+    schedule.feed(pupil)
+    assert_boundary(schedule, "records_transfer", date(2026, 3, 9))
+    (second,) = [d for d in schedule.due(date(2026, 3, 9)) if d.rule == "records_transfer"]
+    assert second.academy == "HTH"
+    pupil.leave_trust(  # completing the second move, recorded once the file went
+        policy=trust,
+        destination="Birch Academy",
+        records_sent_on=date(2026, 3, 6),
+        receipt_acknowledged_on=None,
+        receipt_acknowledged_by=None,
+        **on(date(2026, 3, 6)),
+    )
+    schedule.feed(pupil)
+    rows = sorted(
+        (r["opened_on"], r["closed_on"]) for r in schedule.rows() if r["rule"] == "records_transfer"
+    )
+    assert rows == [(date(2025, 3, 3), date(2025, 3, 3)), (date(2026, 3, 2), date(2026, 3, 6))]
