@@ -10,7 +10,8 @@ the number of reads. Readers arriving together share one transaction (`GroupComm
 commit per batch, each reader answered once its own record is durable). Readers in this
 process append to a stream one at a time (striped locks); readers in two processes
 appending at once conflict on the stream's version, and the loser waits a short random
-time, reads the heads again and appends again.
+time, reads the heads again and appends again (on PostgreSQL holding the events table's
+insert lock from before it reads them, so it cannot lose twice).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def _commit(
     for attempt in range(_ATTEMPTS):
         if attempt:
             time.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF * 2**attempt)))
-        with _appending_to(streams):
+        with _appending_to(streams), _held_log(records, attempt):
             now = records.clock()
             cached = (
                 {}
@@ -186,6 +187,24 @@ def _commit(
         "the read could not be recorded in the access log (too many readers at once); "
         "nothing was shown: try again",
     )
+
+
+@contextmanager
+def _held_log(records: PupilRecords, attempt: int) -> Iterator[None]:
+    """After a lost race on PostgreSQL, one transaction around reading the heads and
+    appending, holding the lock every insert into the events table takes (the library's,
+    for gapless notification ids) from before the heads are read: no other process can
+    append in between, so this attempt cannot lose again. Two server processes whose
+    batches overlap (register pages of the same pupils) otherwise kept losing to each other
+    until the attempts ran out (503 access_log_busy). The first attempt takes no lock: with
+    the heads this process remembers it usually wins, and holds the lock only to insert."""
+    engine = records.datastore.engine
+    if not attempt or engine is None or engine.dialect.name != "postgresql":
+        yield
+        return
+    with records.datastore.transaction(commit=True) as session:
+        records.recorder._lock_table(session)  # type: ignore[attr-defined]
+        yield
 
 
 def _heads(records: PupilRecords, streams: Sequence[UUID]) -> dict[UUID, int]:
