@@ -144,11 +144,7 @@ class ProjectionRunner:
     def catch_up(self, batch: int = DEFAULT_BATCH) -> int:
         """Apply every new event to every projection; return how many events were applied
         (each stored event counted once, however many projections consumed it)."""
-        if self._stale:
-            raise ProjectionError(
-                f"the tables of {', '.join(sorted(self._stale))} were made by another version "
-                "of Chronicle: run `chronicle projections rebuild` (or rebuild those by name)"
-            )
+        self._refuse_stale()
         if batch < 1:
             raise ProjectionError(f"batch must be at least 1 event (got {batch})")
         head = self._head()
@@ -184,11 +180,19 @@ class ProjectionRunner:
                 return
             if position <= self._content_caught_up_to:
                 return
+            self._refuse_stale()
             head = self._head()
             content = [p for p in self._projections if p.name != ACCESS_LOG]
             self._follow(content, DEFAULT_BATCH, None, 0)
             with self._lock:
                 self._content_caught_up_to = max(self._content_caught_up_to, head)
+
+    def _refuse_stale(self) -> None:
+        if self._stale:
+            raise ProjectionError(
+                f"the tables of {', '.join(sorted(self._stale))} were made by another version "
+                "of Chronicle: run `chronicle projections rebuild` (or rebuild those by name)"
+            )
 
     @property
     def caught_up_to(self) -> int:
