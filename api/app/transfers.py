@@ -40,10 +40,7 @@ class TransferFiles(UseCases):
         return write_ctf(rows, source, dest, self.now())
 
     def _row(self, pupil: Pupil, today: date) -> CtfPupil:
-        since = None
-        for entry in self._parts.records.entries(pupil.id):
-            if entry.type == "RegisterStatusChanged":
-                since = date.fromisoformat(entry.payload["happened_on"])
+        since = pupil.status_since  # (the record is rebuilt already: not decrypted again)
         needs = tuple(sorted(pupil.needs, key=lambda n: (not pupil.needs[n], n.value)))
         return CtfPupil(
             upn=pupil.upn,

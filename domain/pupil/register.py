@@ -182,6 +182,7 @@ class RegisterCommands(PupilState):
 
     def _status_changed(self, event: RegisterStatusChanged) -> None:
         self.status = event.status
+        self.status_since = event.happened_on
         self.sub_flags = event.sub_flags
 
 

@@ -121,6 +121,7 @@ class PupilState:
     registered_on: date
     purged: bool
     status: RegisterStatus
+    status_since: date | None  # when the latest register status change happened
     sub_flags: tuple[SubFlag, ...]
     needs: dict[NeedType, bool]  # need -> primary?
     kinds: list[str]  # event type by sequence number - 1
@@ -134,6 +135,7 @@ class PupilState:
     def _init_state(self) -> None:
         self.purged = False
         self.status = RegisterStatus.NONE
+        self.status_since = None
         self.sub_flags = ()
         self.needs = {}
         self.kinds = []
