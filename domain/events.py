@@ -24,10 +24,12 @@ from domain.values import (
     DisclosurePurpose,
     DslDecision,
     ExamArrangement,
+    HistoryKind,
     IssueDecision,
     NeedType,
     Participant,
     PlanKind,
+    Provenance,
     Recorder,
     RegisterStatus,
     ReviewRecommendation,
@@ -325,6 +327,28 @@ class SafeguardingCrossReferenced(PupilEvent):
     decided_by: str | None
 
 
+class HistoryImported(PupilEvent):
+    """An entry of the pupil's SEND history brought in from another product (a provision
+    map, a spreadsheet): what it was (`kind`), its title and text as the source held them,
+    dated when it happened there, and where it came from (`imported_from`). It records the
+    past; it opens no deadline and changes no register status."""
+
+    kind: HistoryKind
+    title: str
+    details: str
+    imported_from: Provenance
+
+
+class SafeguardingReferenceImported(PupilEvent):
+    """A safeguarding record in another product (a CPOMS incident) brought in as a pointer
+    only: its log id, the date, and a brief note Chronicle writes; the detail is never
+    imported. Restricted like `SafeguardingCrossReferenced`."""
+
+    cpoms_log_id: str
+    note: str
+    imported_from: Provenance
+
+
 class ParentalAgreementSigned(PupilEvent):
     """Parents or carers signed their agreement (to SEN support, outside professionals, a
     reduced timetable, sharing information, disclosing the EHC plan, intimate care)."""
@@ -480,6 +504,8 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     EHCPlanAmended,
     EHCPlanCeased,
     SafeguardingCrossReferenced,
+    HistoryImported,
+    SafeguardingReferenceImported,
     ParentalAgreementSigned,
     ExamAccessArrangementGranted,
     TransitionPlanned,

@@ -22,7 +22,15 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from domain.statute import FLOORS
 
@@ -41,7 +49,8 @@ EntryKind = Literal[
     "EHCAssessmentDecided", "EHCPlanDecided", "DraftEHCPlanReceived", "EHCPlanIssued",
     "AnnualReviewScheduled", "AnnualReviewPapersCirculated", "AnnualReviewHeld",
     "AnnualReviewReportSent", "AnnualReviewDecided", "EHCPlanAmended",
-    "EHCPlanCeased", "SafeguardingCrossReferenced", "ParentalAgreementSigned",
+    "EHCPlanCeased", "SafeguardingCrossReferenced", "HistoryImported",
+    "SafeguardingReferenceImported", "ParentalAgreementSigned",
     "ExamAccessArrangementGranted", "TransitionPlanned", "TransferredWithinTrust", "LeftTrust",
     "PupilRejoined", "MonitoringReviewed",
     "EntryCorrected", "LegalHoldPlaced", "LegalHoldLifted", "RecordsDisclosed",
@@ -71,6 +80,9 @@ CENSUS_CODES: Mapping[RegisterStatus, CensusCode] = {
 }  # fmt: skip
 
 SAFEGUARDING_KIND: EntryKind = "SafeguardingCrossReferenced"
+# Safeguarding pointers brought in from another product (docs/import.md): always restricted,
+# whether or not a policy lists them, as every policy restricts the cross-references.
+IMPORTED_SAFEGUARDING_KIND: EntryKind = "SafeguardingReferenceImported"
 POLICY_ENV_VAR = "CHRONICLE_POLICY"
 DEFAULT_POLICY_NAME = "default"
 # The package whose data files are the shipped policies (the top-level policies/ folder).
@@ -321,6 +333,13 @@ class RoleVisibility(_Model):
 class VisibilityPolicy(_Model):
     restricted: tuple[EntryKind, ...]
     roles: dict[Role, RoleVisibility]
+
+    @field_validator("restricted", mode="after")
+    @classmethod
+    def _imported_restricted(cls, kinds: tuple[EntryKind, ...]) -> tuple[EntryKind, ...]:
+        if IMPORTED_SAFEGUARDING_KIND in kinds:
+            return kinds
+        return (*kinds, IMPORTED_SAFEGUARDING_KIND)
 
     @model_validator(mode="after")
     def _safe(self) -> "VisibilityPolicy":

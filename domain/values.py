@@ -164,6 +164,28 @@ class Recorder:
     role: Role
 
 
+class HistoryKind(StrEnum):
+    """What an entry imported from another product was there (`HistoryImported`)."""
+
+    CONCERN = "concern"
+    NOTE = "note"
+    PLAN = "plan"
+    REVIEW = "review"
+    AGENCY_INVOLVEMENT = "agency_involvement"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an imported entry came from, as the source gave it: the product, the source
+    record's id, its original author and recorded time (text, unchecked: the source's own
+    formats). Who imported it, and when, are the entry's `recorded_by` and `recorded_at`."""
+
+    source: str
+    source_id: str
+    original_author: str
+    original_recorded_at: str
+
+
 class PlanKind(StrEnum):
     """Plans a trust's policy may use (policy `plans.kinds`); behaviour_plan includes RACSPs."""
 

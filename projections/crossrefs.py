@@ -38,6 +38,8 @@ from projections.bulk import PupilRows
 from projections.ports import ReadStore
 from projections.runner import ProjectionError, resumed_pupils
 
+# The decision shown for a safeguarding record imported from another product (docs/import.md).
+IMPORTED = "imported"
 # Concern areas that go to the DSL (see the module docstring).
 DSL_AREAS = frozenset({AreaOfNeed.SEMH.value})
 
@@ -92,6 +94,7 @@ class SafeguardingIndex:
             "PupilRejoined": _rejoined,
             "ConcernRaised": _concern_raised,
             "SafeguardingCrossReferenced": _cross_referenced,
+            "SafeguardingReferenceImported": _reference_imported,
             "EntryCorrected": _corrected,
             "RecordsPurged": _purged,
         }
@@ -172,6 +175,12 @@ def _cross_referenced(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any])
         if concern["decision_seq"] is None and concern["raised_on"] <= day:
             concern["decision_seq"] = event.seq
             rows.changed(safeguarding_concerns, concern)
+
+
+def _reference_imported(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:
+    """A safeguarding record brought in from another product: listed with the others; the
+    DSL's decision is in that product ("imported" here), its source in the entry."""
+    _cross_referenced(rows, event, {**p, "dsl_decision": IMPORTED, "decided_by": None})
 
 
 def _corrected(rows: PupilRows, event: ProjectedEvent, p: dict[str, Any]) -> None:

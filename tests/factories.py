@@ -22,10 +22,12 @@ from domain.values import (
     DisclosurePurpose,
     DslDecision,
     ExamArrangement,
+    HistoryKind,
     IssueDecision,
     NeedType,
     Participant,
     PlanKind,
+    Provenance,
     Recorder,
     RegisterStatus,
     ReviewRecommendation,
@@ -393,6 +395,19 @@ def a_full_history(pupil_id: UUID | None = None, *, purged: bool = True) -> Pupi
         dsl_decision=DslDecision.EARLY_HELP,
         decided_by="OAK-dsl-1",
         **on(step(3)),
+    )
+    pupil.import_history_entry(
+        kind=HistoryKind.REVIEW,
+        title="Spring term provision review",
+        details="Phonics group twice a week continues.",
+        imported_from=Provenance("Provision Map", "PM-88213", "J. Okafor", "14/03/2024 15:42"),
+        **on(step(1)),
+    )
+    pupil.import_safeguarding_reference(
+        policy=DEFAULT,
+        cpoms_log_id="CP-2023-00871",
+        imported_from=Provenance("CPOMS", "CP-2023-00871", "", "2023-06-02 10:15"),
+        **on(step(1)),
     )
     pupil.grant_exam_access(
         policy=DEFAULT,

@@ -830,6 +830,15 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         ("cpoms_log_id", "note", "decided_by"),
         "safeguarding: may identify others or risk serious harm (DPA 2018 Sch. 3)",
     ),
+    "HistoryImported": EntryKind(
+        ("title", "details", "imported_from"),
+        "free text from another product, with its original author: may name or describe "
+        "other pupils or adults",
+    ),
+    "SafeguardingReferenceImported": EntryKind(
+        ("cpoms_log_id", "note"),
+        "safeguarding: may identify others or risk serious harm (DPA 2018 Sch. 3)",
+    ),
     "ParentalAgreementSigned": EntryKind(
         ("signed_by", "relationship", "notes"),
         "names the parent or carer who signed",

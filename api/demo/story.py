@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import random
 from datetime import date, timedelta
 
-from api.demo.clock import StoryEnds, school_day, weekday
+from api.demo.clock import StoryEnds, When, school_day, weekday
 from api.demo.steps import Steps
 from api.demo.world import (
     ACADEMIES,
@@ -14,6 +15,7 @@ from api.demo.world import (
     CONCERNS,
     DEMO_TODAY,
     EVIDENCE,
+    IMPORTED_HISTORY,
     NEEDS_BY_AREA,
     VOICES,
     staff,
@@ -32,6 +34,7 @@ from domain.values import (
     NeedType,
     Participant,
     PlanKind,
+    Provenance,
     Recorder,
     RegisterStatus,
     ReviewRecommendation,
@@ -59,6 +62,7 @@ class Story(Steps):
             (self._subject_access, 0.04), (self._leave, 0.05),
         )  # fmt: skip
         self.asides = [aside for aside, chance in asides if self.rng.random() < chance]
+        self._imported_history()
         with contextlib.suppress(StoryEnds):  # the story is still unfolding, or over
             if self.arrived_with_plan:
                 self._support(ehcp=True)
@@ -70,6 +74,46 @@ class Story(Steps):
                 self.clock.next(30, 120)
                 self._interlude()
         return self.pupil
+
+    def _imported_history(self) -> None:
+        """Some pupils' earlier SEND history came from the trust's provision map, imported
+        the day they were registered (`chronicle import history`), now and then with a
+        pointer to a CPOMS record. Drawn from an RNG of its own, so the rest of the demo is
+        the same with or without it."""
+        rng = random.Random(f"history:{self.pupil.id}")
+        joined = self.pupil.registered_on
+        earliest = max(self.pupil.date_of_birth + timedelta(days=4 * 365), joined - timedelta(700))
+        if rng.random() >= 0.1 or earliest >= joined:
+            return
+        days = sorted(
+            earliest + timedelta(days=rng.randint(0, (joined - earliest).days - 1))
+            for _ in range(rng.randint(1, 3))
+        )
+        for n, day in enumerate(days):
+            kind, title, details = rng.choice(IMPORTED_HISTORY)
+            self.pupil.import_history_entry(
+                kind=kind,
+                title=title,
+                details=details,
+                imported_from=Provenance(
+                    "Provision Map", f"PM-{rng.randint(10000, 99999)}-{n}",
+                    staff(self.academy, Role.SENDCO).staff_id, f"{day:%d/%m/%Y} 15:{n:02d}",
+                ),
+                **self._imported_on(day),
+            )  # fmt: skip
+        if rng.random() < 0.2:
+            log_id = f"CP-{days[0].year}-{rng.randint(100, 99999):05d}"
+            self.pupil.import_safeguarding_reference(
+                policy=self.policy,
+                cpoms_log_id=log_id,
+                imported_from=Provenance("CPOMS", log_id, "", f"{days[0]:%Y-%m-%d} 10:15"),
+                **self._imported_on(days[0]),
+            )
+
+    def _imported_on(self, day: date) -> When:
+        """Dated when it happened in the source, recorded just after the registration."""
+        self.clock.last += timedelta(minutes=1)
+        return When(recorded_by=self.sendco, happened_on=day, recorded_at=self.clock.last)
 
     def _graduated_response(self, depth: int) -> None:
         self._concerns()

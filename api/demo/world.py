@@ -9,6 +9,7 @@ from datetime import date
 from domain.values import (
     AgencyKind,
     AreaOfNeed,
+    HistoryKind,
     NeedType,
     PlanKind,
     Recorder,
@@ -121,6 +122,34 @@ SUPPORT_PLANS = {
         PlanKind.INTIMATE_CARE_PLAN,
     ),
 }  # fmt: skip
+# Entries of a pupil's earlier history as a provision-mapping product held them.
+IMPORTED_HISTORY = (
+    (
+        HistoryKind.CONCERN,
+        "Reading fluency",
+        "Class teacher concerned about decoding; phonics check 19/40.",
+    ),
+    (
+        HistoryKind.PLAN,
+        "Provision map: literacy group",
+        "Small-group phonics, 3 x 20 minutes a week, with the TA.",
+    ),
+    (
+        HistoryKind.REVIEW,
+        "Termly provision review",
+        "Reading age up five months; group continues next term.",
+    ),
+    (
+        HistoryKind.NOTE,
+        "Parent meeting",
+        "Parents shared the paediatrician's letter; copy on the paper file.",
+    ),
+    (
+        HistoryKind.AGENCY_INVOLVEMENT,
+        "Speech and language therapy",
+        "Referred to the NHS SaLT service; initial assessment booked.",
+    ),
+)
 BRIEF_NOTES = (
     "The DSL has logged this on CPOMS; speak to the DSL before contacting home.",
     "See CPOMS. Ask the DSL for context before the review meeting.",

@@ -31,6 +31,7 @@ from domain.pupil import (
     agreements,
     ehc,
     governance,
+    history,
     movement,
     plans,
     record,
@@ -43,6 +44,7 @@ from domain.pupil.agreements import AgreementCommands
 from domain.pupil.checks import FUTURE_TOLERANCE, check_happened_on, require_text
 from domain.pupil.ehc import EhcCommands
 from domain.pupil.governance import GovernanceCommands
+from domain.pupil.history import HistoryCommands
 from domain.pupil.movement import MovementCommands
 from domain.pupil.plans import PlanCommands
 from domain.pupil.record import RecordCommands
@@ -67,6 +69,7 @@ class Pupil(
     MovementCommands,
     GovernanceCommands,
     RightsCommands,
+    HistoryCommands,
 ):
     """A pupil's SEND record."""
 
@@ -162,6 +165,7 @@ _MUTATORS: Mutators = {
     **movement.MUTATORS,
     **governance.MUTATORS,
     **rights.MUTATORS,
+    **history.MUTATORS,
 }
 assert set(_MUTATORS) == set(EVENT_TYPES), "every event type needs exactly one mutator"
 

@@ -16,6 +16,7 @@ from domain.errors import PupilLeftTrust, PupilPurged
 from domain.events import (
     EntryCorrected,
     ErasureRequestRefused,
+    HistoryImported,
     LeftTrust,
     LegalHoldLifted,
     LegalHoldPlaced,
@@ -23,6 +24,7 @@ from domain.events import (
     PupilRejoined,
     RecordsDisclosed,
     RecordsPurged,
+    SafeguardingReferenceImported,
     SubjectAccessRequested,
 )
 from domain.pupil.checks import check_happened_on
@@ -53,6 +55,9 @@ AFTER_LEAVING: frozenset[type[PupilEvent]] = frozenset(
         SubjectAccessRequested,
         ErasureRequestRefused,
         RecordsPurged,
+        # The history a trust brings in for a pupil who has since left is still their record.
+        HistoryImported,
+        SafeguardingReferenceImported,
     }
 )
 
@@ -131,6 +136,7 @@ class PupilState:
     ehc: EhcState
     left: Departure | None
     holds: dict[UUID, date]  # legal holds in force, by id: when placed
+    imported: set[tuple[str, str]]  # (source, source id) of each entry imported
 
     def _init_state(self) -> None:
         self.purged = False
@@ -145,6 +151,7 @@ class PupilState:
         self.ehc = EhcState()
         self.left = None
         self.holds = {}
+        self.imported = set()
 
     # ----- queries ----------------------------------------------------------------------
 
