@@ -17,15 +17,21 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.app.history_imports import HistoryReport
 from api.app.imports import ImportReport
 from api.cli_common import CommandFailed, chronicle, err, operator, out, resolve_pupil
 from api.imports.ctf import CTF, ctf_rows
 from api.imports.ctf_out import School
+from api.imports.history import HISTORY_FIELDS, history_mapping_named
 from api.imports.mappings import MappingError, mapping_named
+from api.imports.rows import Refusal
 from api.imports.sources import SourceError, csv_rows
 from domain.values import Role
 
-import_app = typer.Typer(no_args_is_help=True, help="Bring a trust's pupils in from its MIS.")
+import_app = typer.Typer(
+    no_args_is_help=True,
+    help="Bring a trust's pupils in from its MIS, and their SEN history from other products.",
+)
 
 
 @import_app.command("pupils")
@@ -80,6 +86,52 @@ def import_pupils(
         raise typer.Exit(1)
 
 
+@import_app.command("history")
+def import_history(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CSV export.")],
+    source: Annotated[
+        str, typer.Option("--source", help="The product it comes from, e.g. 'Provision Map'.")
+    ],
+    mapping: Annotated[
+        str | None,
+        typer.Option(help="The shipped history template (chronicle) or a mapping file (TOML)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be written.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+    per_row: Annotated[bool, typer.Option("--per-row", help="Each row's entry too.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Your staff id (recorded).")] = None,
+    role: Annotated[Role, typer.Option("--role", help="The role you act in.")] = Role.SENDCO,
+) -> None:
+    """Import SEN history (dated concerns, notes, plans, reviews, agency involvement) from
+    another product, each entry with its provenance; safeguarding records as pointers only.
+    Every row is checked before anything is written; the same file again changes nothing."""
+    try:
+        chosen = history_mapping_named(mapping)
+        f = HISTORY_FIELDS
+        rows, encoding = csv_rows(file.read_bytes(), chosen, f.names, f.required)
+    except (SourceError, MappingError) as e:
+        raise CommandFailed(f"{file.name}: {e}; nothing was imported") from None
+    caller = operator(by, role)
+    with chronicle() as app:
+        if as_json or dry_run:
+            report = app.history.history(
+                caller, rows, chosen, source=source, encoding=encoding, dry_run=dry_run
+            )
+        else:
+            with _bar() as bar:
+                task = bar.add_task("saving entries", total=None)
+                report = app.history.history(
+                    caller, rows, chosen, source=source, encoding=encoding,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )  # fmt: skip
+    if as_json:
+        out.print_json(json.dumps(report.as_json(per_row=per_row)))
+    else:
+        _print_history(report, per_row)
+    if report.refused:
+        raise typer.Exit(1)
+
+
 def export_ctf(
     pupils: Annotated[list[str], typer.Argument(help="Pupil ids or UPNs.")],
     out_file: Annotated[Path, typer.Option("--out", help="The CTF file to write.")],
@@ -127,14 +179,7 @@ def _print(report: ImportReport, per_row: bool) -> None:
         + (" (dry run: nothing written)" if report.dry_run else ""),
         highlight=False,
     )
-    if report.refused:
-        err.print(
-            f"[red]{len(report.refused)} problems: nothing was written[/red] (fix the file "
-            "and import it again)",
-            highlight=False,
-        )
-        for refusal in report.refused:
-            err.print(f"  {escape(str(refusal))}", highlight=False)
+    if _print_refused(report.refused):
         return
     if said["entries"]:
         table = Table("entry", "count", title=f"entries that {verb} written")
@@ -152,3 +197,38 @@ def _print(report: ImportReport, per_row: bool) -> None:
                 f"  line {row['line']}: {row['outcome']} {', '.join(row['entries'])}",
                 highlight=False,
             )
+
+
+def _print_history(report: HistoryReport, per_row: bool) -> None:
+    said = report.as_json(per_row=per_row)
+    verb = "would be" if report.dry_run else ("were" if report.written else "would have been")
+    out.print(
+        f"{report.rows} rows read ({escape(report.encoding)}, mapping {escape(report.mapping)}, "
+        f"from {escape(report.source)}): {sum(said['entries'].values())} new entries for "
+        f"{said['pupils']} pupils, {said['already_imported']} already imported"
+        + (" (dry run: nothing written)" if report.dry_run else ""),
+        highlight=False,
+    )
+    if _print_refused(report.refused):
+        return
+    if said["entries"]:
+        table = Table("entry", "count", title=f"entries that {verb} written")
+        for kind, n in said["entries"].items():
+            table.add_row(kind, str(n))
+        out.print(table)
+    if per_row:
+        for row in said.get("per_row", []):
+            out.print(f"  line {row['line']}: {row['entry']}", highlight=False)
+
+
+def _print_refused(refused: list[Refusal]) -> bool:
+    """Print the refused rows, if any (then nothing was written); whether there were any."""
+    if refused:
+        err.print(
+            f"[red]{len(refused)} problems: nothing was written[/red] (fix the file "
+            "and import it again)",
+            highlight=False,
+        )
+        for refusal in refused:
+            err.print(f"  {escape(str(refusal))}", highlight=False)
+    return bool(refused)

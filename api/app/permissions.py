@@ -39,6 +39,7 @@ _COMMANDS: dict[str, tuple[Access, ...]] = {
     #                                sendco teacher dsl dpo trib admin auditor
     "register_pupil":               (S, D, D, D, D, D, D),
     "import_pupils":                (S, D, D, D, D, A, D),
+    "import_history":               (S, D, D, D, D, A, D),
     "export":                       (S, D, S, S, S, D, D),
     "propose_purge":                (D, D, D, S, D, D, D),
     "approve_purge":                (D, D, D, S, D, S, D),

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from api.app.core import Parts
 from api.app.exports import Exports
+from api.app.history_imports import HistoryImports
 from api.app.imports import Imports
 from api.app.oversight import Purges
 from api.app.queries import Reads
@@ -35,6 +36,7 @@ class Chronicle:
         self.exports = Exports(parts)
         self.purges = Purges(parts)
         self.imports = Imports(parts)  # pupils from the MIS (docs/import.md)
+        self.history = HistoryImports(parts)  # SEN history from other products (the same)
         self.transfers = TransferFiles(parts)  # Common Transfer Files out
         # Tokens checked for a sign-in (throttled and audited), and the sign-in audit.
         self.sign_ins = SignIns(parts)

@@ -14,10 +14,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.app.errors import AppError
+from api.app.history_imports import HistoryReport
 from api.app.imports import ImportReport
+from api.app.service import Chronicle
 from api.http.auth import ChronicleDep, Permitted
 from api.http.errors import responses
 from api.imports.ctf import CTF, ctf_rows
+from api.imports.history import HISTORY_FIELDS, SHIPPED_HISTORY
 from api.imports.mappings import SHIPPED
 from api.imports.sources import SourceError, csv_rows
 
@@ -61,6 +64,54 @@ async def import_pupils(
 
     # Reading, checking and saving take seconds for a large file: not on the event loop.
     report = await run_in_threadpool(run)
+    return _answer(app, report, per_row)
+
+
+@router.post("/history", responses=responses(400, 401, 403, 422))
+async def import_history(
+    request: Request,
+    app: ChronicleDep,
+    caller: Permitted,
+    source: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=80,
+            description="The product the history comes from, e.g. Provision Map.",
+        ),
+    ],
+    mapping: Annotated[
+        str, Query(max_length=40, description="A shipped history mapping (chronicle).")
+    ] = "chronicle",
+    dry_run: bool = False,
+    per_row: bool = False,
+) -> JSONResponse:
+    """Import SEN history (dated entries from another product) sent as a CSV body."""
+    data = await request.body()
+    chosen = SHIPPED_HISTORY.get(mapping)
+    if chosen is None:
+        raise AppError(
+            422,
+            "unknown_mapping",
+            f"no shipped history mapping {mapping!r} (shipped: {', '.join(SHIPPED_HISTORY)}); "
+            "a trust's own mapping file is used with `chronicle import history --mapping FILE`",
+        )
+
+    def run() -> HistoryReport:
+        try:
+            f = HISTORY_FIELDS
+            rows, encoding = csv_rows(data, chosen, f.names, f.required)
+        except SourceError as e:
+            raise AppError(422, "unreadable_file", f"{e}; nothing was imported") from None
+        return app.history.history(
+            caller, rows, chosen, source=source, encoding=encoding, dry_run=dry_run
+        )
+
+    report = await run_in_threadpool(run)
+    return _answer(app, report, per_row)
+
+
+def _answer(app: Chronicle, report: ImportReport | HistoryReport, per_row: bool) -> JSONResponse:
     body: dict[str, Any] = report.as_json(per_row=per_row)
     if report.refused:
         body = {

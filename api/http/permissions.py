@@ -17,6 +17,7 @@ ROUTES: dict[str, str] = {
     "GET /pupils": "list_pupils",
     "POST /pupils": "register_pupil",
     "POST /imports/pupils": "import_pupils",
+    "POST /imports/history": "import_history",
     "GET /pupils/{pupil_id}": "read_pupil",
     "GET /pupils/{pupil_id}/chronology": "read_chronology",
     "GET /pupils/{pupil_id}/access-log": "read_access_log",

@@ -89,39 +89,55 @@ def mapping_named(text: str | None) -> Mapping:
     return load_mapping(path)
 
 
-def load_mapping(path: Path) -> Mapping:
+@dataclass(frozen=True)
+class Fields:
+    """What a kind of import reads: its fields, those required, those with value tables."""
+
+    names: tuple[str, ...]
+    required: tuple[str, ...]
+    value_maps: tuple[str, ...]
+
+
+PUPIL_FIELDS = Fields(FIELDS, REQUIRED, VALUE_MAPS)
+
+
+def load_mapping(path: Path, fields: Fields = PUPIL_FIELDS) -> Mapping:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise MappingError(f"mapping file {path.name} is not valid TOML: {e}") from None
-    return mapping_from(data, path.name)
+    return mapping_from(data, path.name, fields)
 
 
-def mapping_from(data: dict[str, Any], where: str) -> Mapping:
+def mapping_from(data: dict[str, Any], where: str, fields: Fields = PUPIL_FIELDS) -> Mapping:
     columns = data.get("columns")
     if not isinstance(columns, dict):
         raise MappingError(f"{where}: a [columns] table naming each field's header is needed")
-    unknown = sorted(set(columns) - set(FIELDS))
+    unknown = sorted(set(columns) - set(fields.names))
     if unknown:
         raise MappingError(
             f"{where}: unknown field(s) {', '.join(unknown)} in [columns]; the fields are "
-            f"{', '.join(FIELDS)}"
+            f"{', '.join(fields.names)}"
         )
-    missing = [f for f in REQUIRED if f not in columns]
+    missing = [f for f in fields.required if f not in columns]
     if missing:
         raise MappingError(f"{where}: [columns] must name a header for {', '.join(missing)}")
     headers: dict[str, tuple[str, ...]] = {}
     for name, given in columns.items():
-        names = (given,) if isinstance(given, str) else tuple(given)
+        names = (
+            (given,) if isinstance(given, str) else tuple(given) if isinstance(given, list) else ()
+        )
         if not names or not all(isinstance(n, str) and n.strip() for n in names):
             raise MappingError(f"{where}: [columns] {name} must be a header or a list of them")
         headers[name] = tuple(n.strip() for n in names)
     values = data.get("values", {})
-    if not isinstance(values, dict) or set(values) - set(VALUE_MAPS):
+    if not isinstance(values, dict) or set(values) - set(fields.value_maps):
         raise MappingError(
             f"{where}: [values.FIELD] tables translate the export's values for "
-            f"{', '.join(VALUE_MAPS)} only"
+            f"{', '.join(fields.value_maps)} only"
         )
+    if any(not isinstance(v, dict) for v in values.values()):
+        raise MappingError(f'{where}: each [values.FIELD] is a table of "export value" = code')
     formats = data.get("date_formats", ["%Y-%m-%d", "%d/%m/%Y"])
     if isinstance(formats, str):
         formats = [formats]

@@ -18,7 +18,7 @@ PROVISIONS = ("N", "K", "E")
 _YEAR = re.compile(r"(?:year|yr|y)?\s*(\d{1,2})", re.IGNORECASE)
 _NAMED_YEARS = {"n1": -2, "n2": -1, "nursery": -1, "r": 0, "rec": 0, "reception": 0}
 _SAYS_VALUE = frozenset(
-    {"academy", "year_group", "sen_provision", "primary_need", "secondary_need"}
+    {"academy", "year_group", "sen_provision", "primary_need", "secondary_need", "kind"}
 )
 
 

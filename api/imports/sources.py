@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from api.imports.mappings import FIELDS, Mapping
+from api.imports.mappings import FIELDS, REQUIRED, Mapping
 
 
 class SourceError(ValueError):
@@ -52,9 +53,14 @@ def _undecodable(data: bytes, at: int, what: str) -> SourceError:
     )
 
 
-def csv_rows(data: bytes, mapping: Mapping) -> tuple[list[SourceRow], str]:
+def csv_rows(
+    data: bytes,
+    mapping: Mapping,
+    fields: Sequence[str] = FIELDS,
+    required: Sequence[str] = REQUIRED,
+) -> tuple[list[SourceRow], str]:
     """The file's rows through the mapping, and its encoding; refused if the header lacks
-    a column the mapping requires."""
+    a column for a required field (by default the pupil fields; history rows name theirs)."""
     text, encoding = decode(data)
     if "\x00" in text:
         raise SourceError("the file holds NUL characters: it is not a CSV export")
@@ -70,37 +76,37 @@ def csv_rows(data: bytes, mapping: Mapping) -> tuple[list[SourceRow], str]:
         raise SourceError("the file is empty: no header line") from None
     except csv.Error as e:
         raise SourceError(f"line 1: the header cannot be read as CSV ({e})") from None
-    where = _columns(header, mapping)
+    where = _columns(header, mapping, fields, required)
     rows: list[SourceRow] = []
     try:
         for values in reader:
             line = reader.line_num
             if not any(v.strip() for v in values):
                 continue
-            fields = {
+            found = {
                 name: (column, values[index].strip() if index < len(values) else "")
                 for name, (column, index) in where.items()
             }
-            rows.append(SourceRow(line, fields))
+            rows.append(SourceRow(line, found))
     except csv.Error as e:
         raise SourceError(f"line {reader.line_num}: not readable as CSV ({e})") from None
     return rows, encoding
 
 
-def _columns(header: list[str], mapping: Mapping) -> dict[str, tuple[str, int]]:
+def _columns(
+    header: list[str], mapping: Mapping, fields: Sequence[str], required: Sequence[str]
+) -> dict[str, tuple[str, int]]:
     """field -> (its column, the column's index), for the fields the file has."""
     index = {h.strip().casefold(): i for i, h in reversed(list(enumerate(header)))}
     found: dict[str, tuple[str, int]] = {}
-    for name in FIELDS:
+    for name in fields:
         for column in mapping.columns.get(name, ()):
             if column.casefold() in index:
                 found[name] = (column, index[column.casefold()])
                 break
-    from api.imports.mappings import REQUIRED
-
     missing = [
         f"{name} ({' or '.join(mapping.columns.get(name, (name,)))})"
-        for name in REQUIRED
+        for name in required
         if name not in found
     ]
     if missing:

@@ -123,10 +123,22 @@ def _import(api: Api, h: dict[str, str], p: Pupil) -> httpx.Response:
     return api.client.post(f"/imports/pupils?academy={p.academy}", headers=h, content=body.encode())
 
 
+def _import_history(api: Api, h: dict[str, str], p: Pupil) -> httpx.Response:
+    """One entry of the matrix pupil's history from another product."""
+    body = (
+        "upn,happened_on,kind,title,source_id\r\n"
+        f"{p.upn},2024-01-10,note,Parent meeting,PM-{p.upn}\r\n"
+    )
+    return api.client.post(
+        "/imports/history?source=Provision%20Map", headers=h, content=body.encode()
+    )
+
+
 CALLS: dict[str, Call] = {
     "GET /pupils": lambda api, h, p: api.client.get("/pupils", headers=h),
     "POST /pupils": _register,
     "POST /imports/pupils": _import,
+    "POST /imports/history": _import_history,
     "GET /pupils/{pupil_id}": lambda api, h, p: api.client.get(f"/pupils/{p.id}", headers=h),
     "GET /pupils/{pupil_id}/chronology": lambda api, h, p: api.client.get(
         f"/pupils/{p.id}/chronology", headers=h
@@ -243,6 +255,9 @@ def test_role_across_endpoints_and_academies(api: Api, role: str) -> None:
             expected, got = [201, 403], [at_home.status_code, elsewhere.status_code]
         elif endpoint == "POST /imports/pupils":
             expected, got = [200, 403], [at_home.status_code, elsewhere.status_code]
+        elif endpoint == "POST /imports/history":
+            # A pupil at another academy is a UPN not found there: the row is refused.
+            expected, got = [200, 422], [at_home.status_code, elsewhere.status_code]
         else:
             expected = [True, 404]
             got = [at_home.is_success, elsewhere.status_code]

@@ -132,3 +132,50 @@ def ctf_bytes(rows: Sequence[FakePupil], *, lea: str = "873", estab: str = "2041
         parts.append("</Pupil>")
     parts.append("</CTpupilData></CTfile>")
     return "".join(parts).encode("utf-8")
+
+
+HISTORY_HEADER = (
+    "upn", "happened_on", "kind", "title", "details", "source_id", "author", "recorded_at",
+    "cpoms_log_id",
+)  # fmt: skip
+
+
+def history_bytes(
+    rows: Sequence[dict[str, str]],
+    *,
+    header: Sequence[str] = HISTORY_HEADER,
+    encoding: str = "utf-8",
+) -> bytes:
+    """A history export (Chronicle's template, or the headers given) of made-up entries."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(h, "") for h in header])
+    return out.getvalue().encode(encoding)
+
+
+def history_rows(
+    upns: Sequence[str], per_pupil: int, *, start: date = date(2023, 9, 4)
+) -> list[dict[str, str]]:
+    """`per_pupil` dated entries for each UPN, every fifth a CPOMS incident (whose title
+    and details are safeguarding detail that must never be imported)."""
+    kinds = ("concern", "note", "plan", "review", "agency_involvement")
+    made = []
+    for i, pupil_upn in enumerate(upns):
+        for j in range(per_pupil):
+            n = i * per_pupil + j
+            cpoms = n % 5 == 4
+            made.append(
+                {
+                    "upn": pupil_upn,
+                    "happened_on": date.fromordinal(start.toordinal() + 7 * j).isoformat(),
+                    "kind": "CPOMS incident" if cpoms else kinds[n % len(kinds)],
+                    "title": f"SECRET-DETAIL-{n} disclosure" if cpoms else f"Entry {n}",
+                    "details": f"SECRET-DETAIL-{n} who said what" if cpoms else f"Text of {n}",
+                    "source_id": f"{'CP' if cpoms else 'PM'}-{n:06d}",
+                    "author": f"Staff member {n % 3}",
+                    "recorded_at": f"{start:%d/%m/%Y} 15:{n % 60:02d}",
+                }
+            )
+    return made
