@@ -26,7 +26,7 @@ from crypto.jcs import canonical_json
 from crypto.manifest import FORMAT
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_SKIP = {"happened_on", "recorded_at", "recorded_by"}
+_SKIP = {"happened_on", "recorded_at", "recorded_by", "imported_from"}
 
 
 class UnverifiedBundle(ValueError):

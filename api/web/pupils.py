@@ -42,7 +42,8 @@ NEED_CODES = (
 KINDS = tuple(sorted(cls.__name__ for cls in EVENT_TYPES))
 ROLES = tuple(r.value for r in Role)
 # Payload keys shown elsewhere on an entry (dates, author) rather than in its details.
-_META = frozenset({"happened_on", "recorded_at", "recorded_by"})
+# Shown above the details: the dates, who recorded it, and where an imported entry came from.
+_META = frozenset({"happened_on", "recorded_at", "recorded_by", "imported_from"})
 
 
 def purpose_of(viewer: Viewer, given: str | None) -> str | None:

@@ -18,6 +18,8 @@ from api.app.errors import AppError
 from api.app.history_imports import ALREADY, HistoryReport
 from api.app.service import Chronicle
 from api.application import PupilRecords
+from api.bundle_html import render_bundle_html
+from api.export import bundle_digest
 from api.imports.history import HISTORY_FIELDS, HISTORY_TEMPLATE
 from api.imports.mappings import CHRONICLE, Mapping, MappingError, mapping_from
 from api.imports.sources import csv_rows
@@ -266,6 +268,9 @@ def test_imported_entries_verify_in_an_export_with_their_provenance(
     shown = [e for e in bundle["events"] if e["type"] == "HistoryImported"]
     assert len(shown) == 4
     assert all(e["payload"]["imported_from"]["source"] == "Provision Map" for e in shown)
+    # The bundle's page says which entries were imported, and from where.
+    page = render_bundle_html(bundle, bundle_digest(bundle))
+    assert page.count("<strong>Imported</strong> from Provision Map, record PM-") == 4
 
 
 def test_history_for_a_pupil_who_left_still_comes_in(app: Chronicle, records: PupilRecords) -> None:

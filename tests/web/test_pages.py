@@ -504,3 +504,25 @@ def test_a_correction_is_shown_with_what_it_corrects(web: WebClient) -> None:
     heading = corrected.index("Corrections to this entry")
     assert heading < corrected.index('<li id="entry-3">') < corrected.index("Misread the class")
     assert saved.text.count("Misread the class diary") == 1  # not again on its own
+
+
+def test_an_imported_entry_shows_as_imported_with_its_provenance(web: WebClient) -> None:
+    from domain.values import HistoryKind, Provenance
+    from tests.factories import on
+
+    pupil = a_pupil(academy="OAK")
+    pupil.import_history_entry(
+        kind=HistoryKind.REVIEW,
+        title="Spring term provision review",
+        details="Phonics group continues.",
+        imported_from=Provenance("Provision Map", "PM-88213", "J. Okafor", "14/03/2024 15:42"),
+        **on(date(2024, 3, 14)),
+    )
+    web.records.save(pupil)
+    web.as_("OAK-sendco-1", "sendco")
+    page = web.client.get(f"/ui/pupils/{pupil.id}")
+    assert page.status_code == 200, page.text
+    assert '<span class="badge">imported</span>' in page.text
+    assert "<dt>Imported by</dt>" in page.text
+    assert "Provision Map, record PM-88213, written by J. Okafor (14/03/2024 15:42)" in page.text
+    assert "Spring term provision review" in page.text
