@@ -12,7 +12,7 @@ from pathlib import Path
 from api.imports.mappings import CENSUS, CHRONICLE
 from tests.conftest import Store
 from tests.e2e.test_cli import _json, ok, refused, run
-from tests.imports.fixtures import csv_bytes, ctf_bytes, pupils
+from tests.imports.fixtures import csv_bytes, ctf_bytes, history_bytes, pupils
 from tests.imports.test_sources import EXTERNAL_ENTITY
 
 MAPPING = """\
@@ -103,3 +103,66 @@ def test_import_pupils_from_the_command_line(tmp_path: Path, store: Store) -> No
     written = out_file.read_text()
     assert "<SENprovision>K</SENprovision>" in written and "<LEA>999</LEA>" in written
     assert written.count("<Pupil>") == 2
+
+
+HISTORY_MAPPING = """\
+name = "our-provision-map"
+source = "Provision Map notes export (made up for the test)"
+date_formats = ["%d/%m/%Y"]
+
+[columns]
+upn = "UPN"
+happened_on = "Date"
+kind = "Type"
+title = "Subject"
+details = "Note"
+source_id = "ID"
+
+[values.kind]
+"Cause for Concern" = "concern"
+"Incident" = "safeguarding"
+"""
+
+
+def test_import_history_from_the_command_line(tmp_path: Path, store: Store) -> None:
+    home = tmp_path / "home"
+    db = None if store.kind == "sqlite" else store.url
+    ok(run(home, "init", db=db))
+    made = pupils(3)
+    export = tmp_path / "pupils.csv"
+    export.write_bytes(csv_bytes(made, CHRONICLE, sen=False))
+    ok(run(home, "import", "pupils", str(export), "--academy", "OAK", db=db))
+    header = ("UPN", "Date", "Type", "Subject", "Note", "ID")
+    rows = [
+        dict(zip(header, v, strict=True))
+        for v in (
+            (made[0].upn, "12/10/2023", "Cause for Concern", "Reading", "Slow decoding", "1"),
+            (made[1].upn, "13/10/2023", "Incident", "SECRET-DETAIL x", "SECRET-DETAIL y", "2"),
+        )
+    ]
+    history = tmp_path / "history.csv"
+    history.write_bytes(history_bytes(rows, header=header))
+    mapping = tmp_path / "pm.toml"
+    mapping.write_text(HISTORY_MAPPING, encoding="utf-8")
+    args = ("import", "history", str(history), "--source", "Provision Map", "--mapping",
+            str(mapping))  # fmt: skip
+
+    dry = _json(run(home, *args, "--dry-run", "--json", db=db))
+    assert dry["entries"] == {"HistoryImported": 1, "SafeguardingReferenceImported": 1}
+    assert not dry["written"]
+    said = ok(run(home, *args, db=db))
+    assert "2 new entries for 2 pupils" in said and "HistoryImported" in said
+    again = _json(run(home, *args, "--json", db=db))
+    assert again["entries"] == {} and again["already_imported"] == 2
+    chronology = ok(run(home, "chronology", made[0].upn, "--json", db=db))
+    assert "Provision Map" in chronology and "Slow decoding" in chronology
+    assert "SECRET-DETAIL" not in ok(run(home, "chronology", made[1].upn, "--json", db=db))
+
+    # A refused row: line and column only, nothing written; no --source: usage error.
+    rows[0]["Date"] = "2023-10-12"
+    history.write_bytes(history_bytes(rows, header=header))
+    result = run(home, *args, db=db)
+    refused(result, "line 2, column Date")
+    assert "Slow decoding" not in result.stdout + result.stderr
+    usage = run(home, "import", "history", str(history), db=db)
+    assert usage.returncode == 2 and "--source" in usage.stderr

@@ -61,6 +61,20 @@ def test_teachers_never_see_safeguarding_cross_references(shipped: TrustPolicy) 
     assert "SafeguardingCrossReferenced" in shipped.visibility.restricted
 
 
+def test_imported_safeguarding_pointers_are_restricted_whether_or_not_listed(
+    shipped: TrustPolicy,
+) -> None:
+    # No shipped policy lists SafeguardingReferenceImported: it is restricted all the same.
+    assert "SafeguardingReferenceImported" in shipped.visibility.restricted
+    for role in ("teacher", "dpo", "tribunal", "trust_admin", "auditor"):
+        assert not shipped.may_see(role, "SafeguardingReferenceImported"), role
+    assert shipped.may_see("dsl", "SafeguardingReferenceImported")
+    listed = type(shipped.visibility).model_validate(
+        {**shipped.visibility.model_dump(), "restricted": list(shipped.visibility.restricted)}
+    )
+    assert listed.restricted.count("SafeguardingReferenceImported") == 1
+
+
 def test_auditor_sees_no_pupil_content(shipped: TrustPolicy) -> None:
     assert shipped.visible_kinds("auditor") == frozenset()
     assert not any(shipped.may_see("auditor", kind) for kind in ENTRY_KINDS)
