@@ -24,15 +24,24 @@ from api.app.caller import Caller
 from api.application import PupilRecords
 from api.bootstrap import assemble, build_ledger
 from api.imports.ctf import CTF, ctf_rows
+from api.imports.history import HISTORY_FIELDS, HISTORY_TEMPLATE
 from api.imports.mappings import CHRONICLE
 from api.imports.sources import csv_rows
 from bench.store import PlainRecords
 from bench.stores import RING, temporary_stores
 from domain.values import NeedType, Role
 from tests.factories import a_pupil
-from tests.imports.fixtures import FakePupil, csv_bytes, ctf_bytes, pupils
+from tests.imports.fixtures import (
+    FakePupil,
+    csv_bytes,
+    ctf_bytes,
+    history_bytes,
+    history_rows,
+    pupils,
+)
 
 ADMIN = Caller("bench-admin", Role.TRUST_ADMIN)
+HISTORY_PER_PUPIL = 10
 NEEDS = [n.value for n in NeedType if n is not NeedType.NSA]
 
 
@@ -103,6 +112,12 @@ def _one_store(url: str, n: int) -> dict[str, Any]:
                 if attempt == "first":
                     found[f"{kind}_events"] = events
                     found[f"{kind}_events_per_s"] = round(events / seconds)
+        found |= _history(app, [p.upn for p in _made(n, 0)])
+        plain_s, plain_events = _plain_append(url, n, HISTORY_PER_PUPIL)
+        found["history_plain_events_per_s"] = round(plain_events / plain_s)
+        found["history_ratio_to_plain"] = round(
+            found["history_events_per_s"] / found["history_plain_events_per_s"], 2
+        )
         plain_s, plain_events = _plain_append(url, n, _events(_made(n, 0)) / n)
         found["plain_append_s"] = round(plain_s, 2)
         found["plain_events_per_s"] = round(plain_events / plain_s)
@@ -115,6 +130,26 @@ def _one_store(url: str, n: int) -> dict[str, Any]:
         return found
     finally:
         records.close()
+
+
+def _history(app: Any, upns: list[str]) -> dict[str, Any]:
+    """The history import of HISTORY_PER_PUPIL rows per pupil, then the same file again."""
+    data = history_bytes(history_rows(upns, HISTORY_PER_PUPIL))
+    found: dict[str, Any] = {"history_rows": len(upns) * HISTORY_PER_PUPIL}
+    for attempt in ("first", "again"):
+        begin = time.perf_counter()
+        f = HISTORY_FIELDS
+        rows, encoding = csv_rows(data, HISTORY_TEMPLATE, f.names, f.required)
+        report = app.history.history(
+            ADMIN, rows, HISTORY_TEMPLATE, source="Provision Map", encoding=encoding
+        )
+        seconds = time.perf_counter() - begin
+        assert not report.refused, report.refused[:3]
+        written = sum(report.entries.values())
+        assert written == (found["history_rows"] if attempt == "first" else 0), written
+        found[f"history_{attempt}_s"] = round(seconds, 2)
+    found["history_events_per_s"] = round(found["history_rows"] / found["history_first_s"])
+    return found
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -141,5 +176,22 @@ def render(result: dict[str, Any]) -> str:
                 f"| {store} | {kind} | {r[f'{kind}_first_s']} s | {r[f'{kind}_events_per_s']:,} | "
                 f"{r[f'{kind}_again_s']} s | {r['plain_events_per_s']:,} | "
                 f"{r[f'{kind}_ratio_to_plain']} |"
+            )
+    history = next(iter(result["stores"].values())).get("history_rows")
+    if history:
+        lines += [
+            "",
+            f"History import of {history:,} rows ({HISTORY_PER_PUPIL} per pupil, one in five a "
+            "CPOMS pointer)",
+            "",
+            "| store | first import | entries/s | again (no change) | plain append events/s "
+            "| ratio |",
+            "|---|---|---|---|---|---|",
+        ]
+        for store, r in result["stores"].items():
+            lines.append(
+                f"| {store} | {r['history_first_s']} s | {r['history_events_per_s']:,} | "
+                f"{r['history_again_s']} s | {r['history_plain_events_per_s']:,} | "
+                f"{r['history_ratio_to_plain']} |"
             )
     return "\n".join(lines)

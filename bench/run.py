@@ -25,7 +25,8 @@ BENCHMARKS = {
     "chronology": "a 1,000-entry pupil's chronology read, in a store and in one 10x larger",
     "projections": "rebuild and catch-up rates, register and census query times",
     "http": "wrk against a real `chronicle serve`: routes vs the /docs ceiling, mixed, soak",
-    "import": "10,000 pupils from a CSV export and a CTF, against the plain append rate",
+    "import": "10,000 pupils from a CSV export and a CTF, and 100,000 history rows, against "
+    "the plain append rate",
 }
 # Benchmarks whose module is not bench/<NAME>.py (bench/http.py would shadow the stdlib's
 # `http`: this script's folder is first on sys.path).

@@ -40,3 +40,19 @@ def test_the_documented_ctf_is_valid() -> None:
     checked = validate(row, CTF, ACADEMIES, None, date(2026, 12, 1))
     assert isinstance(checked, PupilRow), checked
     assert checked.academy == "OAK" and [n.value for n in checked.needs] == ["SPLD", "SLCN"]
+
+
+def test_the_documented_history_template_and_mapping_file_are_valid() -> None:
+    from api.imports.history import HISTORY_FIELDS, HISTORY_TEMPLATE, HistoryRow, validate_history
+
+    f = HISTORY_FIELDS
+    rows, _ = csv_rows(_block("csv", 1).encode(), HISTORY_TEMPLATE, f.names, f.required)
+    checked = [validate_history(r, HISTORY_TEMPLATE, date(2026, 12, 1)) for r in rows]
+    assert all(isinstance(c, HistoryRow) for c in checked), checked
+    review, pointer = checked
+    assert isinstance(review, HistoryRow) and review.kind == "review"
+    assert isinstance(pointer, HistoryRow) and pointer.kind is None
+    assert pointer.cpoms_log_id == "CP-2023-00871"
+    mapping = mapping_from(tomllib.loads(_block("toml", 1)), "doc", HISTORY_FIELDS)
+    assert mapping.values["kind"]["incident"] == "safeguarding"
+    assert mapping.columns["details"] == ("Note", "Notes")
