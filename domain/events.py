@@ -408,6 +408,15 @@ class LeftTrust(PupilEvent):
     receipt_acknowledged_by: str | None
 
 
+class YearGroupChanged(PupilEvent):
+    """From `happened_on` the pupil is taught in `year_group` (kept back a year, moved up,
+    or out of their chronological year group; or the MIS says so), and moves up each
+    September from there."""
+
+    year_group: int
+    reason: str
+
+
 class PupilRejoined(PupilEvent):
     """A pupil who had left the trust came back on roll at `academy`; the record reopens."""
 
@@ -512,6 +521,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     TransferredWithinTrust,
     LeftTrust,
     PupilRejoined,
+    YearGroupChanged,
     MonitoringReviewed,
     EntryCorrected,
     LegalHoldPlaced,

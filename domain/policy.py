@@ -52,7 +52,7 @@ EntryKind = Literal[
     "EHCPlanCeased", "SafeguardingCrossReferenced", "HistoryImported",
     "SafeguardingReferenceImported", "ParentalAgreementSigned",
     "ExamAccessArrangementGranted", "TransitionPlanned", "TransferredWithinTrust", "LeftTrust",
-    "PupilRejoined", "MonitoringReviewed",
+    "PupilRejoined", "YearGroupChanged", "MonitoringReviewed",
     "EntryCorrected", "LegalHoldPlaced", "LegalHoldLifted", "RecordsDisclosed",
     "SubjectAccessRequested", "ErasureRequestRefused", "RecordsPurged",
 ]  # fmt: skip

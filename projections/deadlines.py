@@ -54,7 +54,7 @@ deadline_pupils = Table(
     metadata,
     Column("pupil_id", Uuid, primary_key=True),
     Column("academy", String(40), nullable=False),
-    Column("year_group", Integer, nullable=False),  # at registration
+    Column("year_group", Integer, nullable=False),  # as of registered_on (or its change)
     Column("registered_on", Date, nullable=False),
 )
 deadlines = Table(
@@ -142,6 +142,7 @@ class DeadlineSchedule:
             "RegisterStatusChanged": self._status_changed,
             "MonitoringReviewed": self._monitoring_reviewed,
             "PupilRejoined": self._rejoined,
+            "YearGroupChanged": self._year_group_changed,
             "EHCNeedsAssessmentRequested": self._assessment_requested,
             "EHCAssessmentDecided": self._assessment_decided,
             "EHCPlanDecided": self._issue_decided,
@@ -227,6 +228,37 @@ class DeadlineSchedule:
         for row in e.rows("records_transfer", open_only=False):
             row["detail"] = _BEFORE_REJOINING
             e.state.changed(deadlines, row)
+        self._year_group_changed(e)
+
+    def _year_group_changed(self, e: _Entry) -> None:
+        """The pupil's year group is set anew (a change, or re-joining in a year group):
+        from now their phase transfers are counted from it. Where a plan is in force (a
+        phase transfer is owed), the transfers owed move with the year group: one no
+        longer due is closed ("year_group_changed"), one newly due is opened."""
+        pupil = e.pupil()
+        pupil["year_group"], pupil["registered_on"] = e.p["year_group"], e.day
+        e.state.changed(deadline_pupils, pupil)
+        owed = e.rows("phase_transfer")
+        if not owed:
+            return
+        due = {d.isoformat(): (d, phase) for d, phase in self._phase_transfers(pupil, e.day)}
+        for row in owed:
+            if row["subject"] not in due:
+                e.close("phase_transfer", row["subject"], outcome="year_group_changed")
+        for subject, (day, phase) in due.items():
+            if not e.rows("phase_transfer", subject, open_only=False):
+                e.open("phase_transfer", subject, day, detail=phase)
+
+    def _phase_transfers(self, pupil: dict[str, Any], today: date) -> list[tuple[date, str]]:
+        """The phase-transfer reviews an EHC plan owes from `today`, by the pupil's year."""
+        found = []
+        for last_year, phase, post16 in PHASE_TRANSFERS:
+            # The school year (by its starting calendar year) the pupil spends in last_year.
+            year = school_year(pupil["registered_on"]) + last_year - pupil["year_group"]
+            due = self.policy.phase_transfer_review_due(year + 1, post16=post16)
+            if due >= today:
+                found.append((due, phase))
+        return found
 
     def _status_changed(self, e: _Entry) -> None:
         # Onto the monitoring register: reviewed at the policy's interval (Harmony §10.1:
@@ -320,13 +352,8 @@ class DeadlineSchedule:
             e.day, self.policy.deadlines.annual_review_interval_months
         )
         self._annual_review_due(e, first)
-        pupil = e.pupil()
-        for last_year, phase, post16 in PHASE_TRANSFERS:
-            # The school year (by its starting calendar year) the pupil spends in last_year.
-            year = school_year(pupil["registered_on"]) + last_year - pupil["year_group"]
-            due = self.policy.phase_transfer_review_due(year + 1, post16=post16)
-            if due >= e.day:
-                e.open("phase_transfer", due.isoformat(), due, detail=phase)
+        for due, phase in self._phase_transfers(e.pupil(), e.day):
+            e.open("phase_transfer", due.isoformat(), due, detail=phase)
 
     def _transition_planned(self, e: _Entry) -> None:
         due = _day_or_none(e.p["ehcp_review_by"])

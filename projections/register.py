@@ -67,6 +67,7 @@ history = Table(
     Column("need", String(8), nullable=True),
     Column("is_primary", Boolean, nullable=True),
     Column("staff_id", String, nullable=True),
+    Column("year_group", Integer, nullable=True),  # a year group set after registration
     Index("register_history_happened", "happened_on"),
 )
 pupils = Table(
@@ -83,6 +84,10 @@ pupils = Table(
     Column("key_worker", String, nullable=True),
     Column("registered_on", Date, nullable=False),
     Column("left_on", Date, nullable=True),
+    # The year group set after registration (re-joining, a change of year group) and from
+    # when; NULL while the registration's holds (it is read from the registration).
+    Column("year_group", Integer, nullable=True),
+    Column("year_group_on", Date, nullable=True),
     Index("register_pupils_academy_status", "academy", "status"),
     Index("register_pupils_academy_since", "academy", "since"),
 )
@@ -104,6 +109,7 @@ KINDS = frozenset(
         "TransferredWithinTrust",
         "LeftTrust",
         "PupilRejoined",
+        "YearGroupChanged",
     }
 )
 CENSUS_CODES = {"none": "N", "monitoring": "N", "sen_support": "K", "ehcp": "E"}
@@ -121,6 +127,7 @@ class Fact(NamedTuple):
     need: str | None = None
     is_primary: bool | None = None
     staff_id: str | None = None
+    year_group: int | None = None
 
 
 @dataclass
@@ -135,6 +142,8 @@ class RegisterState:
     sub_flags: str = ""
     left_on: date | None = None
     needs: dict[str, bool] = field(default_factory=dict)  # need -> primary?
+    year_group: int | None = None  # set after registration, from year_group_on
+    year_group_on: date | None = None
 
     @property
     def census_code(self) -> str:
@@ -165,7 +174,9 @@ def fact_of(event: ProjectedEvent) -> Fact | None:
     if kind == "TransferredWithinTrust":
         return Fact(event.seq, kind, day, academy=p["to_academy"])
     if kind == "PupilRejoined":
-        return Fact(event.seq, kind, day, academy=p["academy"])
+        return Fact(event.seq, kind, day, academy=p["academy"], year_group=p["year_group"])
+    if kind == "YearGroupChanged":
+        return Fact(event.seq, kind, day, year_group=p["year_group"])
     return Fact(event.seq, kind, day)  # LeftTrust
 
 
@@ -202,6 +213,9 @@ def fold(facts: Iterable[Fact]) -> RegisterState | None:
         elif f.kind == "PupilRejoined":
             # Back on roll: listed again where the pupil rejoined, on the status they had.
             state.academy, state.left_on = f.academy, None
+            state.year_group, state.year_group_on = f.year_group, f.happened_on
+        elif f.kind == "YearGroupChanged":
+            state.year_group, state.year_group_on = f.year_group, f.happened_on
     return state
 
 
@@ -274,6 +288,8 @@ def _pupil_row(pupil_id: UUID, state: RegisterState) -> dict[str, Any]:
         "key_worker": state.key_worker,
         "registered_on": state.registered_on,
         "left_on": state.left_on,
+        "year_group": state.year_group,
+        "year_group_on": state.year_group_on,
     }
 
 
@@ -413,7 +429,8 @@ class RegisterReader:
         if order == "name":
             rows = sorted(rows, key=lambda r: _name_order(r.pupil_id, names.get(r.pupil_id)))
             rows = rows[offset:] if limit is None else rows[offset : offset + limit]
-        return RegisterPage([_row(r, names.get(r.pupil_id)) for r in rows], total)
+        today = self._records.clock().date()
+        return RegisterPage([_row(r, names.get(r.pupil_id), today) for r in rows], total)
 
     def _by_known_order(
         self, session: Session, rows: list[Row[Any]], limit: int | None, offset: int
@@ -439,7 +456,8 @@ class RegisterReader:
         if len(names) < len(ordered):
             self._order.forget()
             return None
-        return [_row(r, names[r.pupil_id]) for r in ordered]
+        today = self._records.clock().date()
+        return [_row(r, names[r.pupil_id], today) for r in ordered]
 
     def status_counts(self, where: RegisterFilter) -> dict[str, int]:
         """How many pupils match `where` with each status (its own status ignored), in one
@@ -462,7 +480,8 @@ class RegisterReader:
             found = session.execute(select(pupils).where(pupils.c.pupil_id == pupil_id)).first()
             if found is None:
                 return None
-            return _row(found, self.names(session, [pupil_id]).get(pupil_id))
+            today = self._records.clock().date()
+            return _row(found, self.names(session, [pupil_id]).get(pupil_id), today)
 
     def academies(self) -> list[str]:
         with self._records.datastore.transaction(False) as session:
@@ -588,13 +607,18 @@ def _conditions(where: RegisterFilter) -> list[Any]:
     return conditions
 
 
-def _row(r: Any, shown: ShownName | None) -> RegisterRow:
+def _row(r: Any, shown: ShownName | None, today: date) -> RegisterRow:
     # Positional unpacking: a Row's attribute access looks each name up, ten times a row.
-    pupil_id, academy, status, code, flags, primary, secondary, since, worker, on, left = r
+    (pupil_id, academy, status, code, flags, primary, secondary, since, worker, on, left,
+     year, year_on) = r  # fmt: skip
+    if shown is None:
+        name = upn = year_now = None
+    else:
+        name, upn = shown.name, shown.upn
+        year_now = shown.year_group if year is None else year_group_on(year, year_on, today)
     return RegisterRow(
         pupil_id, academy, status, code, _codes(flags), primary, _codes(secondary), since,
-        worker, on, left,
-        *((None, None, None) if shown is None else (shown.name, shown.upn, shown.year_group)),
+        worker, on, left, name, upn, year_now,
     )  # fmt: skip
 
 

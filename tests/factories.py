@@ -454,6 +454,12 @@ def a_full_history(pupil_id: UUID | None = None, *, purged: bool = True) -> Pupi
         **on(step(3)),
     )
     pupil.rejoin(academy="HTH", year_group=7, returned_from="Westmoor Academy", **on(step(20)))
+    kept_back = step(5)
+    pupil.change_year_group(
+        year_group=pupil.year_group_on(kept_back) - 1,
+        reason="Kept back a year after long absence; agreed with parents",
+        **on(kept_back),
+    )
     pupil.leave_trust(
         policy=DEFAULT,
         destination="Westmoor Academy, Eastshire",

@@ -356,6 +356,15 @@ class RejoinTrust(Body):
     happened_on: date | None = _happened_on("2025-11-03")
 
 
+class ChangeYearGroup(Body):
+    """The pupil is taught in another year group from `happened_on` (kept back a year,
+    moved up, or out of their chronological year group)."""
+
+    year_group: int = Field(ge=-2, le=14, examples=[3])
+    reason: str = _text("Kept back a year after long absence; agreed with parents and the LA")
+    happened_on: date | None = _happened_on("2025-09-03")
+
+
 class IssueEhcPlan(Body):
     """The local authority issued an EHC plan (or an existing plan came with the pupil)."""
 

@@ -24,6 +24,7 @@ from api.app.bodies import (
     AmendEhcPlan,
     CeaseEhcPlan,
     ChangeRegisterStatus,
+    ChangeYearGroup,
     CirculateReviewPapers,
     CorrectEntry,
     CrossReferenceSafeguarding,
@@ -407,6 +408,12 @@ def _transfer(pupil: Pupil, body: TransferWithinTrust, ctx: Context) -> None:
     )
 
 
+def _change_year_group(pupil: Pupil, body: ChangeYearGroup, ctx: Context) -> None:
+    pupil.change_year_group(
+        year_group=body.year_group, reason=body.reason, **ctx.on(body.happened_on)
+    )
+
+
 def _leave_trust(pupil: Pupil, body: LeaveTrust, ctx: Context) -> None:
     pupil.leave_trust(
         policy=ctx.policy,
@@ -695,6 +702,15 @@ COMMANDS: tuple[Command, ...] = (
         _rejoin,
     ),
     Command(
+        "year-groups",
+        "Change the year group",
+        "Record that the pupil is taught in another year group from a date (kept back, moved "
+        "up, out of their chronological year group).",
+        ChangeYearGroup,
+        "YearGroupChanged",
+        _change_year_group,
+    ),
+    Command(
         "monitoring-reviews",
         "Review monitoring",
         "Record a review of the pupil's place on the monitoring register.",
@@ -800,7 +816,12 @@ ENTRY_KINDS: dict[str, EntryKind] = {
     ),
     "AnnualReviewDecided": EntryKind(deadlines=("la_review_decision", "la_amended_plan")),
     "MonitoringReviewed": EntryKind(deadlines=("monitoring_review",)),
-    "PupilRejoined": EntryKind(("returned_from",), "names the setting the pupil comes back from"),
+    "PupilRejoined": EntryKind(
+        ("returned_from",),
+        "names the setting the pupil comes back from",
+        deadlines=("phase_transfer",),
+    ),
+    "YearGroupChanged": EntryKind(deadlines=("phase_transfer",)),
     "AnnualReviewScheduled": EntryKind(
         ("invitees",),
         "names the people invited",

@@ -40,7 +40,7 @@ from api.imports.sources import SourceRow
 from api.upn_index import UpnIndex
 from domain.errors import DomainError
 from domain.pupil import Pupil
-from domain.values import NeedType, RegisterStatus, year_group_on
+from domain.values import NeedType, RegisterStatus
 
 DECISION = "imported from MIS"
 BATCH = 500
@@ -274,16 +274,14 @@ class Imports(UseCases):
                     happened_on=now.date(), recorded_at=now,
                 ),
             )  # fmt: skip
-        year = year_group_on(pupil.year_group, pupil.registered_on, now.date())
-        if year != row.year_group:
-            report.held.append(
-                Held(
-                    row.line,
-                    f"year group {row.year_group} (Chronicle has {year})",
-                    "no entry records a change of year group: correct the registration "
-                    "entry if the MIS is right",
-                )
-            )
+        if pupil.year_group_on(now.date()) != row.year_group:
+            self._try(
+                report, row, f"year group {row.year_group}",
+                lambda: pupil.change_year_group(
+                    year_group=row.year_group, reason=DECISION, recorded_by=caller.recorder,
+                    happened_on=now.date(), recorded_at=now,
+                ),
+            )  # fmt: skip
         if (pupil.legal_given_names, pupil.legal_family_name, pupil.date_of_birth) != (
             row.legal_given_names,
             row.legal_family_name,

@@ -17,7 +17,6 @@ from api.app.caller import Caller
 from api.app.core import UseCases
 from api.imports.ctf_out import CtfPupil, School, write_ctf
 from domain.pupil import Pupil
-from domain.values import year_group_on
 
 
 class TransferFiles(UseCases):
@@ -48,7 +47,7 @@ class TransferFiles(UseCases):
             forename=pupil.legal_given_names,
             preferred_forename=pupil.preferred_name,
             date_of_birth=pupil.date_of_birth,
-            year_group=year_group_on(pupil.year_group, pupil.registered_on, today),
+            year_group=pupil.year_group_on(today),
             provision=pupil.status.census_code,
             provision_since=since if pupil.status.census_code != "N" else None,
             needs=tuple(n.value for n in needs),

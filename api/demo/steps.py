@@ -38,7 +38,6 @@ from domain.values import (
     SubFlag,
     TargetOutcome,
     TargetReview,
-    year_group_on,
 )
 
 
@@ -231,7 +230,7 @@ class Steps:
         return rule is not None and rule.status == RegisterStatus.SEN_SUPPORT.value
 
     def _year(self) -> int:
-        return year_group_on(self.pupil.year_group, self.pupil.registered_on, self.clock.day)
+        return self.pupil.year_group_on(self.clock.day)
 
     def _on(self, day: date, by: Recorder | None = None) -> When:
         return When(

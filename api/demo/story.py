@@ -76,12 +76,21 @@ class Story(Steps):
         return self.pupil
 
     def _imported_history(self) -> None:
-        """Some pupils' earlier SEND history came from the trust's provision map, imported
-        the day they were registered (`chronicle import history`), now and then with a
-        pointer to a CPOMS record. Drawn from an RNG of its own, so the rest of the demo is
-        the same with or without it."""
+        """On joining: a few pupils are taught a year below their chronological year group
+        (`YearGroupChanged`); some pupils' earlier SEND history came from the trust's
+        provision map, imported the day they were registered (`chronicle import history`),
+        now and then with a pointer to a CPOMS record. Drawn from an RNG of its own, so the
+        rest of the demo is the same with or without it."""
         rng = random.Random(f"history:{self.pupil.id}")
         joined = self.pupil.registered_on
+        year = self.pupil.year_group
+        if rng.random() < 0.05 and year > (0 if self.academy.phase == "primary" else 7):
+            self.pupil.change_year_group(
+                year_group=year - 1,
+                reason="Taught a year below their chronological year group from joining, as "
+                "at their previous school (agreed with parents)",
+                **self._imported_on(joined),
+            )
         earliest = max(self.pupil.date_of_birth + timedelta(days=4 * 365), joined - timedelta(700))
         if rng.random() >= 0.1 or earliest >= joined:
             return

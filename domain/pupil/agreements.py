@@ -16,7 +16,6 @@ from domain.values import (
     Recorder,
     add_months,
     school_year,
-    year_group_on,
 )
 
 
@@ -90,7 +89,7 @@ class AgreementCommands(PupilState):
 
     def _exam_access_lapses_on(self, policy: TrustPolicy, day: date) -> date | None:
         lapse_year = policy.exam_access.lapse_on_entry_to_year
-        now = year_group_on(self.year_group, self.registered_on, day)
+        now = self.year_group_on(day)
         if lapse_year is None or now >= lapse_year:
             return None
         return date(school_year(day) + lapse_year - now, 9, 1)

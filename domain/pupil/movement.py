@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from domain.errors import InvalidEntry, NotAllowedByPolicy, OutOfOrder
-from domain.events import LeftTrust, PupilRejoined, TransferredWithinTrust, TransitionPlanned
+from domain.events import (
+    LeftTrust,
+    PupilRejoined,
+    TransferredWithinTrust,
+    TransitionPlanned,
+    YearGroupChanged,
+)
 from domain.policy import TrustPolicy
 from domain.pupil.checks import check_not_before, check_past, member, require_text
 from domain.pupil.state import Departure, Mutators, PupilState
@@ -156,6 +162,31 @@ class MovementCommands(PupilState):
             returned_from=returned_from,
         )
 
+    def change_year_group(
+        self,
+        *,
+        year_group: int,
+        reason: str,
+        recorded_by: Recorder,
+        happened_on: date,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """The pupil is taught in another year group from `happened_on` (kept back, moved
+        up, out of their chronological year group)."""
+        at = self._open_entry(YearGroupChanged, happened_on, recorded_at)
+        if type(year_group) is not int or not -2 <= year_group <= 14:
+            raise InvalidEntry(
+                f"year group {year_group} is out of range: use -2 (nursery 1) to 14 (post-16)"
+            )
+        require_text("the reason for the change of year group", reason)
+        check_not_before("the change", happened_on, "the registration", self.registered_on)
+        now = self.year_group_on(happened_on)
+        if year_group == now:
+            raise InvalidEntry(f"the pupil is already in year group {now} on {happened_on}")
+        self._emit(
+            YearGroupChanged, at, recorded_by, happened_on, year_group=year_group, reason=reason
+        )
+
     def _check_receipt(
         self, sent: date | None, acknowledged: date | None, by: str | None, at: datetime
     ) -> None:
@@ -184,7 +215,11 @@ class MovementCommands(PupilState):
 def _rejoined(state: PupilState, event: PupilRejoined) -> None:
     state.left = None
     state.academy = event.academy
-    state.year_group = event.year_group
+    state.year_group_set = (event.year_group, event.happened_on)
+
+
+def _year_group_changed(state: PupilState, event: YearGroupChanged) -> None:
+    state.year_group_set = (event.year_group, event.happened_on)
 
 
 def _transition_planned(state: PupilState, event: TransitionPlanned) -> None:
@@ -196,4 +231,5 @@ MUTATORS: Mutators = {
     TransferredWithinTrust: MovementCommands._transferred,
     LeftTrust: MovementCommands._left,
     PupilRejoined: _rejoined,
+    YearGroupChanged: _year_group_changed,
 }

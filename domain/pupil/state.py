@@ -36,6 +36,7 @@ from domain.values import (
     Recorder,
     RegisterStatus,
     SubFlag,
+    year_group_on,
 )
 
 # Applies one stored event to the state; the state and event types vary by concept.
@@ -122,8 +123,11 @@ class PupilState:
     preferred_name: str | None
     date_of_birth: date
     academy: str
-    year_group: int
+    year_group: int  # at registration
     registered_on: date
+    # The year group set after registration (re-joining, a change of year group) and from
+    # when; None while the registration's holds.
+    year_group_set: tuple[int, date] | None
     purged: bool
     status: RegisterStatus
     status_since: date | None  # when the latest register status change happened
@@ -152,8 +156,14 @@ class PupilState:
         self.left = None
         self.holds = {}
         self.imported = set()
+        self.year_group_set = None
 
     # ----- queries ----------------------------------------------------------------------
+
+    def year_group_on(self, day: date) -> int:
+        """The pupil's year group on `day`: the latest set, moved up each September."""
+        year, since = self.year_group_set or (self.year_group, self.registered_on)
+        return year_group_on(year, since, day)
 
     @property
     def primary_need(self) -> NeedType | None:

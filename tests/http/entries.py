@@ -14,9 +14,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from domain.pupil import Pupil
-from domain.values import AgreementKind, NeedType, RegisterStatus
+from domain.values import AgreementKind, NeedType, RegisterStatus, year_group_on
 from tests.factories import (
     DEFAULT,
+    REGISTERED,
     a_pupil,
     agree,
     decide_assessment,
@@ -158,6 +159,11 @@ class Example:
     prepare: Prepare = _nothing
     check: Callable[[dict[str, Any]], None] = field(default=lambda payload: None)
     role: str = "sendco"  # who adds it (the first role the catalogue lets add it)
+
+
+def _year_now() -> int:
+    """The year group today of a pupil from `a_pupil` (registered in Year 4)."""
+    return year_group_on(4, REGISTERED, date.today())
 
 
 def _later(days: int) -> str:
@@ -572,6 +578,16 @@ EXAMPLES: tuple[Example, ...] = (
             "a re-joining follows LeftTrust",
         ),
         _left,
+    ),
+    Example(
+        "year-groups",
+        "YearGroupChanged",
+        lambda: {"year_group": _year_now() - 1, "reason": "Kept back a year after long absence"},
+        Refusal(
+            {"year_group": _year_now(), "reason": "No change"},
+            "invalid_entry",
+            "already in year group",
+        ),
     ),
     Example(
         "monitoring-reviews",

@@ -248,13 +248,19 @@ def test_a_changed_row_becomes_the_right_entries_never_a_second_pupil(
     changed[0] = replace(made[0], academy="ELM")  # moved academy
     changed[1] = replace(made[1], needs=("SLCN", "SPLD"))  # the primary need changed
     changed[2] = replace(made[2], provision="K", needs=("ASD",))  # onto SEN support
+    changed[4] = replace(made[4], year=made[4].year - 1)  # kept back a year
     report = run(app, csv_bytes(changed, CHRONICLE))
-    assert report.refused == []
-    assert report.outcomes == {"changed": 3, "unchanged": 9}
+    assert report.refused == [] and report.held == []
+    assert report.outcomes == {"changed": 4, "unchanged": 8}
     by_line = {p.line: p.entries for p in report.plans}
     assert by_line[2] == ("TransferredWithinTrust",)
     assert by_line[3] == ("NeedRecorded",)
     assert by_line[4] == ("RegisterStatusChanged",)
+    assert by_line[6] == ("YearGroupChanged",)
+    kept_back = on_file(records)[made[4].upn]
+    assert kept_back.year_group_on(NOW.date().today()) == made[4].year - 1
+    again = run(app, csv_bytes(changed, CHRONICLE))
+    assert again.outcomes == {"unchanged": 12}  # the year group now agrees
     stored = on_file(records)
     assert len(stored) == 12
     assert stored[made[0].upn].academy == "ELM"

@@ -87,3 +87,25 @@ def test_status_counts_are_the_totals_of_each_status(records: PupilRecords) -> N
         s: reader.page(RegisterFilter(academy="OAK", status=s), limit=1).total for s in counts
     }
     assert counts == expected and sum(counts.values()) == 5
+
+
+def test_the_register_shows_the_year_group_set_after_registration(
+    records: PupilRecords,
+) -> None:
+    from domain.values import year_group_on
+    from tests.factories import on
+
+    runner = ProjectionRunner(records, build_projections(records.policy))
+    kept, other = a_pupil("Kit", "Kept", concerns=0), a_pupil("Oli", "Other", concerns=0)
+    day = date(2025, 9, 3)
+    kept.change_year_group(
+        year_group=kept.year_group_on(day) - 1, reason="Kept back a year", **on(day)
+    )
+    records.save(kept, other)
+    runner.catch_up()
+    today = records.clock().date()
+    shown = {r.pupil_id: r.year_group for r in RegisterReader(records).page(limit=50).rows}
+    assert shown[other.id] == year_group_on(4, other.registered_on, today)
+    assert shown[kept.id] == shown[other.id] - 1 == kept.year_group_on(today)
+    row = RegisterReader(records).pupil(kept.id)
+    assert row is not None and row.year_group == shown[kept.id]

@@ -65,7 +65,7 @@ def _handled() -> frozenset[str]:
 # Entries the deadlines projection reads without opening or closing a rule: a transfer moves
 # the pupil's open deadlines to the new academy, a re-joining gives new ones the academy the
 # pupil rejoins, a purge removes them.
-_BOOKKEEPING = {"TransferredWithinTrust", "PupilRejoined", "RecordsPurged"}
+_BOOKKEEPING = {"TransferredWithinTrust", "RecordsPurged"}
 
 
 def test_the_deadlines_projection_reads_only_declared_kinds() -> None:

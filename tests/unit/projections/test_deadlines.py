@@ -314,6 +314,44 @@ def test_a_transfer_already_past_when_the_plan_is_issued_is_not_due() -> None:
     assert [(r["due_on"], r["detail"]) for r in transfers] == [(date(2030, 3, 31), "post16")]
 
 
+def test_a_change_of_year_group_moves_the_phase_transfers_owed() -> None:
+    schedule = Schedule()
+    pupil = with_ehc_plan(DEFAULT, date(2025, 2, 3), registered(year_group=4))
+    # Year 4 in 2024-25; kept back in September 2025: Year 4 again, so Year 6 in 2027-28.
+    pupil.change_year_group(
+        year_group=4, reason="Kept back after long absence", **on(date(2025, 9, 3))
+    )
+    schedule.feed(pupil)
+    transfers = {
+        r["due_on"]: r["outcome"] for r in schedule.rows() if r["rule"] == "phase_transfer"
+    }
+    assert transfers == {
+        date(2027, 2, 15): "year_group_changed",  # no longer due
+        date(2032, 3, 31): "year_group_changed",
+        date(2028, 2, 15): None,  # due instead
+        date(2033, 3, 31): None,
+    }
+    assert schedule.rule(date(2027, 2, 16), "phase_transfer") is None
+    assert_boundary(schedule, "phase_transfer", date(2028, 2, 15))
+
+
+def test_rejoining_in_a_year_group_counts_the_transfers_from_it() -> None:
+    schedule = Schedule()
+    pupil = registered(year_group=4)
+    pupil.leave_trust(
+        policy=DEFAULT, destination="Westmoor Academy", records_sent_on=None,
+        receipt_acknowledged_on=None, receipt_acknowledged_by=None, **on(date(2025, 3, 7)),
+    )  # fmt: skip
+    # Back in September in Year 4 again (a year repeated elsewhere): Year 6 in 2027-28.
+    pupil.rejoin(
+        academy="OAK", year_group=4, returned_from="Westmoor Academy", **on(date(2025, 9, 8))
+    )
+    with_ehc_plan(DEFAULT, date(2025, 10, 6), pupil)
+    schedule.feed(pupil)
+    transfers = sorted(r["due_on"] for r in schedule.rows() if r["rule"] == "phase_transfer")
+    assert transfers == [date(2028, 2, 15), date(2033, 3, 31)]
+
+
 def test_an_amendment_for_the_transfer_meets_it() -> None:
     schedule = Schedule()
     pupil = with_ehc_plan(DEFAULT, date(2025, 2, 3), registered(year_group=4))
