@@ -577,10 +577,18 @@ def _database_name() -> str:
         return "CHRONICLE_DATABASE_URL"
 
 
+def _spelled(args: list[str]) -> list[str]:
+    """`chronicle export ctf PUPIL…` is `chronicle export-ctf PUPIL…` (`export` itself
+    takes one pupil: no pupil id or UPN is "ctf")."""
+    if args[:2] == ["export", "ctf"]:
+        return ["export-ctf", *args[2:]]
+    return args
+
+
 def main() -> None:
     """Entry point: run the command, turning operator errors into one clear line."""
     try:
-        app(standalone_mode=True)
+        app(args=_spelled(sys.argv[1:]), standalone_mode=True)
     except (*_OPERATOR_ERRORS, CommandFailed) as e:  # RetentionRefused is a DomainError
         err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         sys.exit(1)

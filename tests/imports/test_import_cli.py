@@ -97,12 +97,15 @@ def test_import_pupils_from_the_command_line(tmp_path: Path, store: Store) -> No
 
     # CTF out: the SEN section of two pupils, for a school's DfE number.
     out_file = tmp_path / "out.xml"
-    said = ok(run(home, "export-ctf", made[1].upn, made[0].upn, "--out", str(out_file),
+    said = ok(run(home, "export", "ctf", made[1].upn, made[0].upn, "--out", str(out_file),
                   "--to", "999/1234", db=db))  # fmt: skip
     assert "2 pupils written" in said
     written = out_file.read_text()
     assert "<SENprovision>K</SENprovision>" in written and "<LEA>999</LEA>" in written
     assert written.count("<Pupil>") == 2
+    again = tmp_path / "again.xml"  # the same command under its other name
+    ok(run(home, "export-ctf", made[1].upn, "--out", str(again), db=db))
+    assert again.read_text().count("<Pupil>") == 1
 
 
 HISTORY_MAPPING = """\
