@@ -95,9 +95,10 @@ class Story(Steps):
         if rng.random() >= 0.1 or earliest >= joined:
             return
         days = sorted(
-            earliest + timedelta(days=rng.randint(0, (joined - earliest).days - 1))
+            min(weekday(earliest + timedelta(days=rng.randint(0, (joined - earliest).days - 1))),
+                joined)
             for _ in range(rng.randint(1, 3))
-        )
+        )  # fmt: skip
         for n, day in enumerate(days):
             kind, title, details = rng.choice(IMPORTED_HISTORY)
             self.pupil.import_history_entry(
