@@ -21,6 +21,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.imports.history import provenance_text
 from crypto.bundle_check import Unreadable, verify_bundle
 from crypto.jcs import canonical_json
 from crypto.manifest import FORMAT
@@ -56,6 +57,7 @@ def render_bundle_html(bundle: dict[str, Any], digest: str) -> str:
         entries=_in_date_order(events),
         corrections=corrections,
         details=_details,
+        provenance=provenance_text,
         title=_title(events, bundle["pupil"]),
         subject_access=subject_access,
         review=review,

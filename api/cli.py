@@ -38,6 +38,7 @@ from api.cli_projections import projections_app
 from api.cli_reads import purged_answered, reads_app
 from api.cli_retention import retention_app
 from api.faults import DATABASE_ERRORS, explain_database_error, explain_os_error
+from api.imports.history import provenance_text
 from api.settings import SettingsError, load_settings
 from crypto.errors import CryptoError
 from domain.errors import DomainError
@@ -210,11 +211,16 @@ def chronology(
         if e.corrected_by:
             seqs = ", ".join(f"#{seq}" for seq in e.corrected_by)
             note = f"  [yellow](corrected by {seqs})[/yellow]"
+        imported = e.payload.get("imported_from") if e.payload else None
         out.print(
             f"\n[bold]#{e.seq}[/bold] {e.type}  happened {e.happened_on}  "
-            f"recorded {recorded}{by}{note}",
+            f"{'imported' if imported else 'recorded'} {recorded}{by}{note}",
             highlight=False,
         )
+        if imported:
+            out.print(
+                f"    imported from: {provenance_text(imported)}", highlight=False, markup=False
+            )
         if e.payload is None:
             out.print(
                 f"    (not shown to the {role.value} role under this trust's policy)",
@@ -567,7 +573,7 @@ def _pupil_row(entry: RecordEntry) -> dict[str, Any]:
     }
 
 
-_SKIP = {"happened_on", "recorded_at", "recorded_by"}
+_SKIP = {"happened_on", "recorded_at", "recorded_by", "imported_from"}
 
 
 def _database_name() -> str:

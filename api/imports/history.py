@@ -13,6 +13,7 @@ UPN: a report goes to terminals, logs and HTTP answers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping as Lookup
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -49,6 +50,17 @@ HISTORY_TEMPLATE = Mapping(
     values={"kind": {"cpoms": SAFEGUARDING, "cpoms incident": SAFEGUARDING}},
 )
 SHIPPED_HISTORY = {HISTORY_TEMPLATE.name: HISTORY_TEMPLATE}
+
+
+def provenance_text(imported_from: Lookup[str, str]) -> str:
+    """Where an imported entry came from, in one line (the pupil page, the bundle, the CLI):
+    "Provision Map, record PM-88213, written by J. Okafor (14/03/2024 15:42)"."""
+    text = f"{imported_from['source']}, record {imported_from['source_id']}"
+    if imported_from.get("original_author"):
+        text += f", written by {imported_from['original_author']}"
+    if imported_from.get("original_recorded_at"):
+        text += f" ({imported_from['original_recorded_at']})"
+    return text
 
 
 def history_mapping_named(text: str | None) -> Mapping:

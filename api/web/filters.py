@@ -7,6 +7,7 @@ from typing import Any
 
 import jinja2
 
+from api.imports.history import provenance_text
 from api.web.forms import humanise
 
 
@@ -57,3 +58,4 @@ def install_filters(env: jinja2.Environment) -> None:
     env.filters["kind_label"] = kind_label
     env.filters["code"] = code
     env.filters["humanise"] = humanise
+    env.filters["provenance"] = provenance_text
