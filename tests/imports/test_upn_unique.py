@@ -186,3 +186,25 @@ def test_two_imports_of_one_file_at_once_never_double_a_pupil(
     # Whoever lost runs it again: everything is there once.
     apps[0].imports.pupils(SENDCO, rows, CHRONICLE, encoding=encoding, academy="OAK")
     assert registered(records) == 30
+
+
+def test_a_upn_names_its_pupil_through_the_index_and_only_in_scope(
+    records: PupilRecords, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domain.errors import UnknownPupil
+    from tests.conftest import count_decryptions
+
+    app = chronicle(records, tmp_path)
+    made = [
+        app.entries.register(SENDCO, registration(upn(n), "OAK" if n else "ELM")) for n in range(5)
+    ]
+    opened = count_decryptions(records, monkeypatch)
+    oak = Caller("OAK-sendco-1", Role.SENDCO, frozenset({"OAK"}))
+    assert app.reads.pupil_id_of(oak, upn(3).lower()) == made[3].pupil_id
+    assert len(opened) <= 1  # at most the pupil's own record, never every registration
+    with pytest.raises(UnknownPupil):
+        app.reads.pupil_id_of(oak, upn(0))  # at ELM: answered as no such pupil
+    # A pupil saved straight to the store after the index was made is still found.
+    late = a_pupil(academy="OAK")
+    records.save(late)
+    assert app.reads.pupil_id_of(oak, late.upn) == late.id
