@@ -103,8 +103,10 @@ def validate(
 
 
 def _without_value(message: str) -> str:
-    """The domain's UPN message, without the UPN it quotes."""
-    return re.sub(r"UPN '[^']*'", "the UPN", message)
+    """The domain's UPN message, without the UPN it quotes or the check letter its digits
+    call for (a letter derived from the UPN is something of the UPN too)."""
+    message = re.sub(r"UPN '[^']*'", "the UPN", message)
+    return re.sub(r": for these digits it should start with '[A-Z]'", "", message)
 
 
 class _Checker:

@@ -84,3 +84,16 @@ def test_a_mapping_file_must_name_the_required_columns() -> None:
         mapping_from({"columns": {"upn": "UPN"}}, "ours.toml")
     with pytest.raises(MappingError, match="unknown field"):
         mapping_from({"columns": {"upn": "UPN", "shoe_size": "Shoe"}}, "ours.toml")
+
+
+def test_a_wrong_check_letter_is_reported_without_the_letter_the_digits_call_for() -> None:
+    from api.imports.rows import _without_value
+    from domain.errors import InvalidUPN
+    from domain.values import validate_upn
+
+    try:
+        validate_upn("A873204100001")
+    except InvalidUPN as e:
+        said = _without_value(str(e))
+    assert "wrong check letter" in said and "873204100001" not in said
+    assert "should start with" not in said
