@@ -463,6 +463,16 @@ class SubjectAccessRequested(PupilEvent):
     respond_by: date
 
 
+class SubjectAccessExtended(PupilEvent):
+    """The response to the subject access request of entry `request_seq` is extended by two
+    further months (UK GDPR art. 12(3): a complex request, or many), to `respond_by`; the
+    requester was told, with `reason`, on `happened_on` (within the first month)."""
+
+    request_seq: int
+    reason: str
+    respond_by: date
+
+
 class ErasureRequestRefused(PupilEvent):
     """A request to erase entry `entry_seq` was refused: the trust must keep it. The entry
     stays; this records who asked (by relationship), why it is kept and the legal basis."""
@@ -528,6 +538,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     LegalHoldLifted,
     RecordsDisclosed,
     SubjectAccessRequested,
+    SubjectAccessExtended,
     ErasureRequestRefused,
     RecordsPurged,
 )

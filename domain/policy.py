@@ -54,7 +54,7 @@ EntryKind = Literal[
     "ExamAccessArrangementGranted", "TransitionPlanned", "TransferredWithinTrust", "LeftTrust",
     "PupilRejoined", "YearGroupChanged", "MonitoringReviewed",
     "EntryCorrected", "LegalHoldPlaced", "LegalHoldLifted", "RecordsDisclosed",
-    "SubjectAccessRequested", "ErasureRequestRefused", "RecordsPurged",
+    "SubjectAccessRequested", "SubjectAccessExtended", "ErasureRequestRefused", "RecordsPurged",
 ]  # fmt: skip
 # What a register change must carry or find on the record (see docs/policies.md).
 Requirement = Literal[

@@ -159,6 +159,7 @@ class DeadlineSchedule:
             "AnnualReviewHeld": self._annual_review_held,
             "AnnualReviewReportSent": self._annual_review_report_sent,
             "SubjectAccessRequested": self._subject_access_requested,
+            "SubjectAccessExtended": self._subject_access_extended,
             "RecordsDisclosed": self._records_disclosed,
         }
         self.event_types = frozenset(self._handlers)
@@ -429,6 +430,12 @@ class DeadlineSchedule:
         # One calendar month from receipt (UK GDPR art. 12(3)); the entry carries the date.
         due = _day_or_none(e.p.get("respond_by")) or add_months(e.day, 1)
         e.open("subject_access", str(e.event.seq), due, detail=e.p["requester_relationship"])
+
+    def _subject_access_extended(self, e: _Entry) -> None:
+        # Two further months (art. 12(3)): the same deadline, due later.
+        for row in e.rows("subject_access", str(e.p["request_seq"])):
+            row["due_on"] = date.fromisoformat(e.p["respond_by"])
+            e.state.changed(deadlines, row)
 
     def _records_disclosed(self, e: _Entry) -> None:
         # The subject-access export answers every request its entries cover.

@@ -479,6 +479,11 @@ def a_full_history(pupil_id: UUID | None = None, *, purged: bool = True) -> Pupi
     pupil.request_subject_access(
         request_reference="SAR-2026-014", requester_relationship="parent", **on(step(1), DPO)
     )
+    pupil.extend_subject_access(
+        request_seq=pupil.version,
+        reason="Records across two academies and three agencies",
+        **on(step(2), DPO),
+    )
     pupil.refuse_erasure(
         entry_seq=2,
         request_reference="ER-2026-003",

@@ -581,6 +581,17 @@ class RequestSubjectAccess(Body):
     received_on: date | None = Field(default=None, description="Default: today.")
 
 
+class ExtendSubjectAccess(Body):
+    """The response to a complex subject access request extended by two further months
+    (UK GDPR art. 12(3)); the requester was told, with the reason, within the first month."""
+
+    request_seq: int = Field(ge=1, description="The SubjectAccessRequested entry.", examples=[7])
+    reason: str = _text("Seven years of records across two academies and three agencies")
+    told_on: date | None = Field(
+        default=None, description="When the requester was told. Default: today."
+    )
+
+
 class SubjectAccessExport(Body):
     """Export for a subject access request: the access log included, third-party
     information marked for review; recorded as RecordsDisclosed (purpose subject_access)."""

@@ -28,6 +28,7 @@ from api.app.bodies import (
     CirculateReviewPapers,
     CorrectEntry,
     CrossReferenceSafeguarding,
+    ExtendSubjectAccess,
     GrantExamAccess,
     HoldAnnualReview,
     InvolveAgency,
@@ -444,6 +445,12 @@ def _request_subject_access(pupil: Pupil, body: RequestSubjectAccess, ctx: Conte
     )
 
 
+def _extend_subject_access(pupil: Pupil, body: ExtendSubjectAccess, ctx: Context) -> None:
+    pupil.extend_subject_access(
+        request_seq=body.request_seq, reason=body.reason, **ctx.on(body.told_on)
+    )
+
+
 def _refuse_erasure(pupil: Pupil, body: RefuseErasure, ctx: Context) -> None:
     pupil.refuse_erasure(
         entry_seq=body.entry_seq,
@@ -750,6 +757,17 @@ COMMANDS: tuple[Command, ...] = (
         audit="subject_access",
     ),
     Command(
+        "subject-access-extensions",
+        "Extend a subject access response",
+        "Extend the response to a complex subject access request by two further months, "
+        "having told the requester why within the first month.",
+        ExtendSubjectAccess,
+        "SubjectAccessExtended",
+        _extend_subject_access,
+        DPO_ONLY,
+        audit="extend_subject_access",
+    ),
+    Command(
         "erasure-refusals",
         "Record a refused erasure request",
         "Record that erasing an entry was asked for and refused; the entry itself is kept.",
@@ -881,6 +899,7 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         ("recipient",), "names who received the records", deadlines=("subject_access",)
     ),
     "SubjectAccessRequested": EntryKind(deadlines=("subject_access",)),
+    "SubjectAccessExtended": EntryKind(deadlines=("subject_access",)),
     "ErasureRequestRefused": EntryKind(),
     "RecordsPurged": EntryKind(),
 }

@@ -525,11 +525,19 @@ class Story(Steps):
             return False
         dpo = Recorder("TRUST-dpo-1", Role.DPO)
         reference = f"SAR-{self.clock.day.year}-{self.rng.randint(1, 999):03d}"
+        received = self.clock.next(5, 20)
         self.pupil.request_subject_access(
-            request_reference=reference,
-            requester_relationship="parent",
-            **self._on(self.clock.next(5, 20), dpo),
+            request_reference=reference, requester_relationship="parent", **self._on(received, dpo)
         )
+        # Now and then a complex request: the DPO extends it the day it arrives (its own
+        # RNG, so the rest of the demo is the same with or without it).
+        if random.Random(f"sar:{self.pupil.id}").random() < 0.3:
+            self.clock.last += timedelta(minutes=5)
+            self.pupil.extend_subject_access(
+                request_seq=self.pupil.version,
+                reason="Records across two academies and three outside agencies to review",
+                recorded_by=dpo, happened_on=received, recorded_at=self.clock.last,
+            )  # fmt: skip
         self._disclose(
             "Parents/carers", DisclosurePurpose.SUBJECT_ACCESS,
             f"Response to subject access request {reference}",

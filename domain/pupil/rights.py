@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from domain.errors import InvalidEntry, UnknownEntry
-from domain.events import ErasureRequestRefused, SubjectAccessRequested
+from domain.errors import DateOutOfRange, InvalidEntry, OutOfOrder, UnknownEntry
+from domain.events import ErasureRequestRefused, SubjectAccessExtended, SubjectAccessRequested
 from domain.pupil.checks import require_text
 from domain.pupil.state import Mutators, PupilState
 from domain.values import Recorder, add_months
@@ -22,6 +22,9 @@ REQUESTER_RELATIONSHIPS = ("pupil", "parent", "carer", "legal_representative", "
 # UK GDPR art. 12(3): one month from receipt (ICO: the same day next month, or the last
 # day of the next month when it has no such day).
 SUBJECT_ACCESS_MONTHS = 1
+# Art. 12(3): "extended by two further months where necessary, taking into account the
+# complexity and number of the requests", the requester told within the first month.
+SUBJECT_ACCESS_EXTENSION_MONTHS = 2
 _REFERENCE_MAX = 64
 
 
@@ -54,6 +57,49 @@ class RightsCommands(PupilState):
             respond_by=due,
         )
         return due
+
+    def extend_subject_access(
+        self,
+        *,
+        request_seq: int,
+        reason: str,
+        recorded_by: Recorder,
+        happened_on: date,
+        recorded_at: datetime | None = None,
+    ) -> date:
+        """Extend the response to the request of entry `request_seq` by two further months,
+        the requester told on `happened_on` (at the latest the first month's due date);
+        returns the new due date."""
+        at = self._open_entry(SubjectAccessExtended, happened_on, recorded_at)
+        found = self.subject_access.get(request_seq) if type(request_seq) is int else None
+        if found is None:
+            raise UnknownEntry(
+                f"entry {request_seq} is not a subject access request on this record: name "
+                "the SubjectAccessRequested entry"
+            )
+        due, extended = found
+        if extended:
+            raise OutOfOrder(
+                f"the request of entry {request_seq} was extended already (to {due}): the law "
+                "allows one extension of two further months"
+            )
+        if happened_on > due:
+            raise DateOutOfRange(
+                f"the extension is dated {happened_on}, after the response was due ({due}): "
+                "the requester must be told of an extension within the first month"
+            )
+        require_text("the reason for the extension (why the request is complex)", reason)
+        new_due = add_months(due, SUBJECT_ACCESS_EXTENSION_MONTHS)
+        self._emit(
+            SubjectAccessExtended,
+            at,
+            recorded_by,
+            happened_on,
+            request_seq=request_seq,
+            reason=reason,
+            respond_by=new_due,
+        )
+        return new_due
 
     def refuse_erasure(
         self,
@@ -108,7 +154,16 @@ def _unchanged(state: PupilState, event: object) -> None:
     """Requests are the record's own audit trail; no later decision depends on them."""
 
 
+def _requested(state: PupilState, event: SubjectAccessRequested) -> None:
+    state.subject_access[event.originator_version] = (event.respond_by, False)
+
+
+def _extended(state: PupilState, event: SubjectAccessExtended) -> None:
+    state.subject_access[event.request_seq] = (event.respond_by, True)
+
+
 MUTATORS: Mutators = {
-    SubjectAccessRequested: _unchanged,
+    SubjectAccessRequested: _requested,
+    SubjectAccessExtended: _extended,
     ErasureRequestRefused: _unchanged,
 }

@@ -25,6 +25,7 @@ from domain.events import (
     RecordsDisclosed,
     RecordsPurged,
     SafeguardingReferenceImported,
+    SubjectAccessExtended,
     SubjectAccessRequested,
 )
 from domain.pupil.checks import check_happened_on
@@ -55,6 +56,7 @@ AFTER_LEAVING: frozenset[type[PupilEvent]] = frozenset(
         RecordsDisclosed,
         SubjectAccessRequested,
         ErasureRequestRefused,
+        SubjectAccessExtended,
         RecordsPurged,
         # The history a trust brings in for a pupil who has since left is still their record.
         HistoryImported,
@@ -141,6 +143,8 @@ class PupilState:
     left: Departure | None
     holds: dict[UUID, date]  # legal holds in force, by id: when placed
     imported: set[tuple[str, str]]  # (source, source id) of each entry imported
+    # Subject access requests by entry: the response's due date, and whether extended.
+    subject_access: dict[int, tuple[date, bool]]
 
     def _init_state(self) -> None:
         self.purged = False
@@ -156,6 +160,7 @@ class PupilState:
         self.left = None
         self.holds = {}
         self.imported = set()
+        self.subject_access = {}
         self.year_group_set = None
 
     # ----- queries ----------------------------------------------------------------------

@@ -119,6 +119,13 @@ def _on_monitoring(pupil: Pupil) -> Body:
     return {}
 
 
+def _a_subject_access_request(pupil: Pupil) -> Body:
+    pupil.request_subject_access(
+        request_reference="SAR-2026-020", requester_relationship="parent", **on(today())
+    )
+    return {"request_seq": pupil.version}
+
+
 def _left(pupil: Pupil) -> Body:
     pupil.leave_trust(
         policy=DEFAULT,
@@ -632,6 +639,18 @@ EXAMPLES += (
             "date_out_of_range",
             "future",
         ),
+        role="dpo",
+    ),
+    Example(
+        "subject-access-extensions",
+        "SubjectAccessExtended",
+        lambda: {"reason": "Records across two academies and three agencies"},
+        Refusal(
+            {"request_seq": 1, "reason": "Complex"},
+            "unknown_entry",
+            "not a subject access request",
+        ),
+        _a_subject_access_request,
         role="dpo",
     ),
     Example(

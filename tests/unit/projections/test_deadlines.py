@@ -533,6 +533,20 @@ def test_a_transition_planned_after_the_amendment_does_not_reopen_it() -> None:
 # ----- data-protection rights -------------------------------------------------------------
 
 
+def test_an_extended_subject_access_response_is_due_two_months_later() -> None:
+    schedule, pupil = Schedule(), a_pupil(concerns=0)
+    pupil.request_subject_access(
+        request_reference="SAR-2025-001", requester_relationship="parent", **on(date(2025, 1, 31))
+    )
+    request = pupil.version
+    due = pupil.extend_subject_access(
+        request_seq=request, reason="Complex: three agencies' reports", **on(date(2025, 2, 28))
+    )
+    assert due == date(2025, 4, 28)
+    schedule.feed(pupil)
+    assert_boundary(schedule, "subject_access", date(2025, 4, 28))
+
+
 @pytest.mark.parametrize("trust", [DEFAULT, ASPIRE, HARMONY], ids=lambda t: t.trust)
 @pytest.mark.parametrize(
     ("received", "due"),
