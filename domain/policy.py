@@ -304,6 +304,10 @@ class PlansPolicy(_Model):
     review_interval_days: dict[PlanKind, Days] = Field(
         default_factory=lambda: dict(PLAN_REVIEW_INTERVALS)
     )
+    # Intimate care only with parents' written consent in force (ParentalAgreementSigned,
+    # intimate_care): the practice of schools' intimate care policies, which Leading
+    # Learners' policy (6.7) defers to.
+    intimate_care_requires_parental_consent: bool = True
 
     @model_validator(mode="after")
     def _unique(self) -> "PlansPolicy":

@@ -109,16 +109,36 @@ class Steps:
     def _agree_support_plan(self) -> None:
         kinds = [k for k in SUPPORT_PLANS[self.area] if self.policy.uses_plan_kind(k)]
         if kinds:
+            kind, plan_id = self.rng.choice(kinds), self._id()
+            when = self._on(self.clock.next(3, 15))
+            if (
+                kind == PlanKind.INTIMATE_CARE_PLAN
+                and self.policy.plans.intimate_care_requires_parental_consent
+            ):
+                # Parents' written consent first, at the same meeting (no draw of the RNG,
+                # so the rest of the demo is unchanged by it).
+                self.pupil.sign_parental_agreement(
+                    policy=self.policy, agreement=AgreementKind.INTIMATE_CARE,
+                    signed_by=f"Parent of {self.pupil.legal_given_names}", relationship="parent",
+                    valid_until=None, notes="Consent to the intimate care plan, signed with it.",
+                    **when,
+                )  # fmt: skip
+                self.clock.last += timedelta(minutes=1)
+                when = When(
+                    recorded_by=when["recorded_by"],
+                    happened_on=when["happened_on"],
+                    recorded_at=self.clock.last,
+                )
             self.pupil.agree_plan(
                 policy=self.policy,
-                kind=self.rng.choice(kinds),
+                kind=kind,
                 outcomes=(),
                 provision="Adjustments and who does what, shared with every adult in class.",
                 review_on=None,
                 agreed_by=(Participant.PARENT, Participant.SENDCO),
                 la_informed_on=None,
-                plan_id=self._id(),
-                **self._on(self.clock.next(3, 15)),
+                plan_id=plan_id,
+                **when,
             )
 
     def _review(self, *, closes: bool) -> None:

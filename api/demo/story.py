@@ -531,7 +531,7 @@ class Story(Steps):
         )
         # Now and then a complex request: the DPO extends it the day it arrives (its own
         # RNG, so the rest of the demo is the same with or without it).
-        if random.Random(f"sar:{self.pupil.id}").random() < 0.3:
+        if random.Random(f"sar:{self.pupil.id}").random() < 0.5:
             self.clock.last += timedelta(minutes=5)
             self.pupil.extend_subject_access(
                 request_seq=self.pupil.version,

@@ -71,6 +71,15 @@ class PlanCommands(PupilState):
             raise InvalidEntry(
                 "only an interim reduced timetable records when the local authority was informed"
             )
+        if (
+            kind == PlanKind.INTIMATE_CARE_PLAN
+            and policy.plans.intimate_care_requires_parental_consent
+            and not self.agreed(AgreementKind.INTIMATE_CARE, happened_on)
+        ):
+            raise NotAllowedByPolicy(
+                "an intimate care plan needs parents' written consent in force on the day it "
+                "is agreed: record ParentalAgreementSigned (intimate_care) first"
+            )
         self._emit(
             PlanAgreed,
             at,

@@ -445,6 +445,10 @@ def test_leading_learners(records: PupilRecords) -> None:
     move(pupil, date(2025, 2, 4), RegisterStatus.SEN_SUPPORT, policy=llt)
     day = date(2025, 2, 10)
     plans = {}
+    # 6.7 defers to the school's intimate care policy: parents' written consent first.
+    with pytest.raises(NotAllowedByPolicy, match="consent"):
+        agree(pupil, day, policy=llt, kind=PlanKind.INTIMATE_CARE_PLAN, targets=())
+    sign(pupil, day, AgreementKind.INTIMATE_CARE, policy=llt)
     for kind in (
         PlanKind.HEALTH_CARE_PLAN,
         PlanKind.INTIMATE_CARE_PLAN,

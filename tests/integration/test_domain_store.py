@@ -70,7 +70,7 @@ def test_a_record_continues_after_reloading(records: PupilRecords) -> None:
     pupil = a_pupil(concerns=1)
     records.save(pupil)
     loaded = records.get_pupil(pupil.id)
-    steps = [("need", 64, 1), ("status", 1, 1), ("agree", 16, 2)]
+    steps = [("need", 64, 1), ("status", 1, 1), ("agree", 20, 2)]
     assert play(loaded, TRUSTS["harmony"], steps) == 3
     _assert_round_trip(records, loaded)
     assert records.get_pupil(pupil.id).version == loaded.version

@@ -34,6 +34,11 @@ def test_a_plan_without_a_date_is_reviewed_at_its_kind_s_interval(
     trust = policy("default")
     schedule, pupil = Schedule(trust), a_pupil(concerns=0)
     targets = ("Reads 40 words",) if kind == PlanKind.INDIVIDUAL_PLAN else ()
+    if kind == PlanKind.INTIMATE_CARE_PLAN:
+        from domain.values import AgreementKind
+        from tests.factories import sign
+
+        sign(pupil, AGREED, AgreementKind.INTIMATE_CARE, policy=trust)
     plan = agree(pupil, AGREED, policy=trust, kind=kind, targets=targets)
     assert pupil.plans[plan].review_on == AGREED + timedelta(days=days)
     schedule.feed(pupil)
@@ -50,3 +55,26 @@ def test_a_policy_sets_its_own_table(tmp_path: Path) -> None:
     assert trust.plan_review_due(AGREED, "peep") == AGREED + timedelta(days=180)
     # The table replaces the default one: a health care plan is termly again here.
     assert trust.plan_review_due(AGREED, "health_care_plan") == AGREED + timedelta(days=122)
+
+
+def test_an_intimate_care_plan_needs_parents_consent_unless_the_policy_says_not() -> None:
+    from datetime import date
+
+    from domain.errors import NotAllowedByPolicy
+    from domain.policy import load_policy_named
+    from domain.values import AgreementKind
+    from tests.factories import a_pupil, agree, sign
+
+    llt = load_policy_named("leading-learners")
+    assert llt.plans.intimate_care_requires_parental_consent  # the default
+    pupil, day = a_pupil(), date(2025, 2, 10)
+    with pytest.raises(NotAllowedByPolicy, match="written consent"):
+        agree(pupil, day, policy=llt, kind=PlanKind.INTIMATE_CARE_PLAN, targets=())
+    sign(pupil, day, AgreementKind.INTIMATE_CARE, policy=llt)
+    agree(pupil, day, policy=llt, kind=PlanKind.INTIMATE_CARE_PLAN, targets=())
+    relaxed = llt.model_copy(
+        update={
+            "plans": llt.plans.model_copy(update={"intimate_care_requires_parental_consent": False})
+        }
+    )
+    agree(a_pupil(), day, policy=relaxed, kind=PlanKind.INTIMATE_CARE_PLAN, targets=())
