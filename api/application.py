@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,9 +81,12 @@ class PupilRecords(Application[UUID]):
         # How far a read must see (`Reads` wait for their read models to reach it), with no
         # query to learn it: the log's head when these records were opened (so a process,
         # the CLI's included, shows every write made before it started), then the newest
-        # pupil event this process committed; `viewed_to` the same for access records.
+        # pupil event this process committed; `viewed_to` the same for access records;
+        # `unclaimed_to` the same as `written_to` without the writes made for a person
+        # inside `claimed` (the application layer keeps those per person).
         self._written_to: int | None = None
         self._viewed_to: int | None = None
+        self._unclaimed_to: int | None = None
         super().__init__(
             env={"PERSISTENCE_MODULE": get_topic(_Factory), "SQLALCHEMY_URL": database_url}
         )
@@ -163,6 +167,28 @@ class PupilRecords(Application[UUID]):
             self._viewed_to = self._log_head()
         return self._viewed_to
 
+    @property
+    def unclaimed_to(self) -> int:
+        """As `written_to`, less the writes made inside `claimed`: the log's head when these
+        records were opened, then every other pupil write this process committed (the
+        demo, an import, a save made straight on the records): writes made for nobody in
+        particular, which every read in this process waits for."""
+        if self._unclaimed_to is None:
+            self._unclaimed_to = self._log_head()
+        return self._unclaimed_to
+
+    @contextmanager
+    def claimed(self) -> Iterator[list[int]]:
+        """Pupil writes committed inside (in this thread) are made for one person: their
+        notification ids are added to the list yielded, for the application layer to keep
+        as that person's (api/app/positions.py), and they do not move `unclaimed_to`."""
+        found: list[int] = []
+        token = _CLAIMED.set((self, found))
+        try:
+            yield found
+        finally:
+            _CLAIMED.reset(token)
+
     def _log_head(self) -> int:
         return self.recorder.max_notification_id() or 0
 
@@ -170,12 +196,18 @@ class PupilRecords(Application[UUID]):
         """Move `written_to` / `viewed_to` on past what was just committed."""
         # Not yet known: this commit's position is the log's head as far as it matters
         # (every event committed before it has a lower id), so no query is needed.
+        claim = _CLAIMED.get()
+        claimed = claim[1] if claim is not None and claim[0] is self else None
         for recording in saved or ():
             position = recording.notification.id
             if isinstance(recording.domain_event, AccessLogOpened | RecordsViewed):
                 self._viewed_to = max(self._viewed_to or 0, position)
+                continue
+            self._written_to = max(self._written_to or 0, position)
+            if claimed is not None:
+                claimed.append(position)
             else:
-                self._written_to = max(self._written_to or 0, position)
+                self._unclaimed_to = max(self._unclaimed_to or 0, position)
 
     # ----- reading ----------------------------------------------------------------------
 
@@ -353,6 +385,11 @@ class _NewKeys:
 
 
 _NEW_KEYS: ContextVar[_NewKeys | None] = ContextVar("chronicle_new_keys", default=None)
+# The records a person's writes are being made on, and the list their positions go to
+# (`PupilRecords.claimed`).
+_CLAIMED: ContextVar[tuple[PupilRecords, list[int]] | None] = ContextVar(
+    "chronicle_claimed_writes", default=None
+)
 
 
 class _KeyedRecorder(SQLAlchemyApplicationRecorder):

@@ -25,7 +25,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -62,7 +62,7 @@ _Stored = tuple[int, UUID, int, str, bytes]
 
 DEFAULT_BATCH = 2000
 # The access log's projection (projections/access_log.py), which only access-log queries wait
-# for.
+# for (`wait_for` with its name).
 ACCESS_LOG = "access_log"
 REBUILD_BATCH = 5000  # a rebuild is a long run of appends: larger batches, fewer commits
 _NAME_MAX = 32  # the library's tracking table holds application names of 32 characters
@@ -128,12 +128,12 @@ class ProjectionRunner:
         self._topics: dict[str, str] = {}
         self._kinds: dict[str, str] = {}
         self._shredded: set[UUID] = set()  # pupils (and access streams) found shredded
-        # Every projection is known to have applied every event up to this notification id
-        # (positions only move on, except in `rebuild`). Lets concurrent readers that all
-        # call `catch_up` skip the runner once one of them has caught up past their head.
-        self._caught_up_to = 0
-        # The same for every projection but the access log (`wait_for(access=False)`).
-        self._content_caught_up_to = 0
+        # Each projection is known to have applied every event up to this notification id
+        # (positions only move on, except in `rebuild`). Lets readers skip the runner, with
+        # no query, once a catch-up (theirs, another reader's, the follower's) has gone past
+        # the position they wait for in the projections they read.
+        self._known: dict[str, int] = {p.name: 0 for p in self._projections}
+        self._targets: dict[frozenset[str] | None, list[Projection]] = {}  # `wait_for`'s
 
     @property
     def projections(self) -> list[Projection]:
@@ -148,56 +148,64 @@ class ProjectionRunner:
         if batch < 1:
             raise ProjectionError(f"batch must be at least 1 event (got {batch})")
         head = self._head()
-        if head <= self._caught_up_to:
+        if head <= self.caught_up_to:
             return 0  # someone caught up past every event this caller could have seen
         done = self._follow(self._projections, batch, None, 0)
-        with self._lock:
-            # `_follow` returned after a step that found the rest of the log: every event
-            # committed before `head` was read (ids commit in order) is applied.
-            self._caught_up_to = max(self._caught_up_to, head)
-            self._content_caught_up_to = max(self._content_caught_up_to, head)
+        # `_follow` returned after a step that found the rest of the log: every event
+        # committed before `head` was read (ids commit in order) is applied.
+        self._reached(self._projections, head)
         return done
 
-    def wait_for(self, position: int, *, access: bool = True) -> None:
-        """Return once every projection has applied every event up to `position` (a
-        position a write reported, see `PupilRecords.written_to`): at once, with no query,
-        when this process knows they have; otherwise by catching up here. A read that
-        follows no write of its own therefore never touches the runner.
+    def wait_for(self, position: int, names: Collection[str] | None = None) -> None:
+        """Return once the projections named (None: every one) have applied every event up
+        to `position` (a position a write reported, see `PupilRecords.written_to`): at
+        once, with no query, when this process knows they have; otherwise by catching
+        those projections up here. A read that follows no write it waits for therefore
+        never touches the runner.
 
-        Without `access`, the access log is not waited for (a query that does not read it):
-        the other projections catch up here, skipping the access records unread, and the
-        access log follows in the background (`ProjectionFollower`). Under load most of the
-        log is access records, which a read would otherwise apply for everyone."""
-        if position <= self._caught_up_to:
+        Projections not named are not waited for: they follow in the background
+        (`ProjectionFollower`), and the events only they consume (under load, most of the
+        log is access records, which only the access log reads) are not even fetched. One
+        reader catches up for all: readers arriving meanwhile wait for it, then find the
+        position reached and return without a query. A projection named whose tables were
+        made by another version is refused (`ProjectionError`), as `catch_up` refuses."""
+        key = None if names is None else frozenset(names)
+        targets = self._targets.get(key)
+        if targets is None:
+            chosen = {p.name for p in self._select(None if key is None else sorted(key))}
+            targets = [p for p in self._projections if p.name in chosen]  # the feed's order
+            self._targets[key] = targets
+        if self._known_past(targets, position):
             return
-        # One reader catches up for all: those arriving meanwhile wait here, then find the
-        # position reached and return without a query (rather than each running a step).
         with self._waiting:
-            if position <= self._caught_up_to:
+            if self._known_past(targets, position):
                 return
-            if access:
-                self.catch_up()
-                return
-            if position <= self._content_caught_up_to:
-                return
-            self._refuse_stale()
+            self._refuse_stale({p.name for p in targets})
             head = self._head()
-            content = [p for p in self._projections if p.name != ACCESS_LOG]
-            self._follow(content, DEFAULT_BATCH, None, 0)
-            with self._lock:
-                self._content_caught_up_to = max(self._content_caught_up_to, head)
+            self._follow(targets, DEFAULT_BATCH, None, 0)
+            self._reached(targets, head)
 
-    def _refuse_stale(self) -> None:
-        if self._stale:
+    def _known_past(self, projections: Sequence[Projection], position: int) -> bool:
+        known = self._known
+        return all(known[p.name] >= position for p in projections)
+
+    def _reached(self, projections: Sequence[Projection], head: int) -> None:
+        with self._lock:
+            for projection in projections:
+                self._known[projection.name] = max(self._known[projection.name], head)
+
+    def _refuse_stale(self, names: Collection[str] | None = None) -> None:
+        stale = self._stale if names is None else self._stale & set(names)
+        if stale:
             raise ProjectionError(
-                f"the tables of {', '.join(sorted(self._stale))} were made by another version "
+                f"the tables of {', '.join(sorted(stale))} were made by another version "
                 "of Chronicle: run `chronicle projections rebuild` (or rebuild those by name)"
             )
 
     @property
     def caught_up_to(self) -> int:
         """Every projection has applied every event up to this position (a lower bound)."""
-        return self._caught_up_to
+        return min(self._known.values(), default=0)
 
     def _head(self) -> int:
         with self._transaction(False) as session:
@@ -210,7 +218,7 @@ class ProjectionRunner:
         are left where they are."""
         targets = self._select(names)
         with self._lock:
-            self._caught_up_to = self._content_caught_up_to = 0
+            self._known = dict.fromkeys(self._known, 0)
         with self._lock, self._transaction(True) as session:
             self._prepare(session)
             # The tracking reset comes first: on SQLite it opens the transaction, so the

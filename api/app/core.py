@@ -9,7 +9,8 @@ the write. Nothing here knows about HTTP, pages or terminals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
@@ -19,6 +20,7 @@ from api.app.caller import Access, Caller
 from api.app.errors import AppError, forbidden
 from api.app.idempotency import IdempotencyStore
 from api.app.permissions import PURPOSE_REQUIRED, access
+from api.app.positions import WrittenBy
 from api.application import PupilRecords
 from api.retention import Retention
 from api.users import Users
@@ -27,7 +29,7 @@ from domain.policy import TrustPolicy
 from domain.pupil import Pupil
 from projections.ledger import Ledger
 from projections.register import NameOrder, RegisterReader, ShownName
-from projections.runner import ProjectionRunner
+from projections.runner import ACCESS_LOG, ProjectionRunner
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Parts:
     views: GroupCommit = field(init=False)
     # The register's order by name, as pupil ids (no names): a page decrypts the rows shown.
     name_order: NameOrder = field(init=False, default_factory=NameOrder)
+    # Each person's newest write through this process: what their next read waits for.
+    written: WrittenBy = field(init=False, default_factory=WrittenBy)
 
     def __post_init__(self) -> None:
         self.views = GroupCommit(self.records)
@@ -136,17 +140,46 @@ class UseCases:
         if ids:
             self._parts.views.record(ids, caller.recorder, what, purpose)
 
-    def catch_up(self, caller: Caller | None = None, *, access: bool = False) -> None:
-        """Make the read models show every pupil write this process committed before the
-        read, and every write the caller says they have made elsewhere (`caller.seen`: a
-        position another worker returned); with `access`, every access record too. A read
-        that follows no new write returns at once: the projections follow the log in the
-        background (`ProjectionFollower`), so a read never waits for others' reads."""
+    def catch_up(self, caller: Caller | None = None, reads: Collection[str] | None = None) -> None:
+        """Make the read models named in `reads` (projection names; None: every one) show
+        the caller's own writes before the read, and nothing more need be waited for:
+
+        - a person (a caller with a user id: the API, the web) waits for the position they
+          sent back (`caller.seen`: a write's answer on any worker), their newest write
+          through this process (`Parts.written`) and the writes this process made for
+          nobody in particular (`PupilRecords.unclaimed_to`: the log's head when it
+          opened, the demo, imports); never for others' writes;
+        - the command line's operator (no user id), and `caller` None, wait for every pupil
+          write this process has committed, and for the log's head when it opened: one
+          process doing steps in turn, each seeing all before it.
+
+        The access log's read model (`ACCESS_LOG` in `reads`) also waits for every access
+        record this process committed: it is a view of everyone's reads. A read whose
+        models are there already returns at once, with no query: the projections follow
+        the log in the background (`ProjectionFollower`), so a read never waits for models
+        it does not read, nor for others' writes or reads."""
+        position = self.position(caller)
+        if reads is None or ACCESS_LOG in reads:
+            position = max(position, self._parts.records.viewed_to)
+        self._parts.runner.wait_for(position, reads)
+
+    def position(self, caller: Caller | None = None) -> int:
+        """The position a read by `caller` on this process waits for (see `catch_up`; None:
+        every pupil write this process committed): sent back with a read on another
+        worker, it makes that read show the same writes."""
         records = self._parts.records
-        position = max(records.written_to, caller.seen if caller is not None else 0)
-        if access:
-            position = max(position, records.viewed_to)
-        self._parts.runner.wait_for(position, access=access)
+        if caller is None:
+            return records.written_to
+        if caller.user_id is None:
+            return max(caller.seen, records.written_to)
+        return max(caller.seen, records.unclaimed_to, self._parts.written.newest(caller.user_id))
+
+    @contextmanager
+    def writing_for(self, caller: Caller) -> Iterator[None]:
+        """Pupil writes committed inside are the caller's own: their next read waits for
+        them, nobody else's does (api/app/positions.py)."""
+        with self._parts.written.writes_of(self._parts.records, caller.user_id):
+            yield
 
     def register_reader(self) -> RegisterReader:
         return RegisterReader(self._parts.records, self._parts.name_order)

@@ -42,14 +42,15 @@ class Exports(UseCases):
             caller, disclosure.purpose_code, request.redactions, request.released
         )
         try:
-            made = export_pupil(
-                self._parts.records,
-                self._parts.ledger,
-                pupil_id,
-                disclosure,
-                dict(recipient.redactions),
-                self._withhold(recipient),
-            )
+            with self.writing_for(caller):  # the disclosure entry is the caller's write
+                made = export_pupil(
+                    self._parts.records,
+                    self._parts.ledger,
+                    pupil_id,
+                    disclosure,
+                    dict(recipient.redactions),
+                    self._withhold(recipient),
+                )
         except LedgerError as e:
             raise busy("ledger_behind", _LEDGER_BEHIND) from e
         self.record_views(caller, [pupil_id], f"export {made.digest}", request.purpose)
@@ -67,16 +68,17 @@ class Exports(UseCases):
             caller, DisclosurePurpose.SUBJECT_ACCESS, request.redactions, request.released
         )
         try:
-            made = export_subject_access(
-                self._parts.records,
-                self._parts.ledger,
-                pupil_id,
-                caller.recorder,
-                request_seq=request.request_seq,
-                recipient=request.recipient,
-                redactions=dict(recipient.redactions),
-                withhold=self._withhold(recipient),
-            )
+            with self.writing_for(caller):  # the disclosure entry is the caller's write
+                made = export_subject_access(
+                    self._parts.records,
+                    self._parts.ledger,
+                    pupil_id,
+                    caller.recorder,
+                    request_seq=request.request_seq,
+                    recipient=request.recipient,
+                    redactions=dict(recipient.redactions),
+                    withhold=self._withhold(recipient),
+                )
         except LedgerError as e:
             raise busy("ledger_behind", _LEDGER_BEHIND) from e
         self.record_views(caller, [pupil_id], f"subject-access export {made.digest}", None)

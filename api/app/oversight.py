@@ -31,7 +31,8 @@ class Purges(UseCases):
         """Approve a proposed purge and carry it out: irreversible."""
         allowed = self.allow(caller, "approve_purge")
         self.check_scope(caller, pupil_id, allowed)
-        return self._retention().approve(pupil_id, caller.recorder)
+        with self.writing_for(caller):  # the tombstone is the approver's write
+            return self._retention().approve(pupil_id, caller.recorder)
 
     def available(self) -> bool:
         return self._parts.retention is not None

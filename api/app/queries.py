@@ -29,15 +29,27 @@ from api.retention import PurgeRecord, proposals
 from api.upn_index import UpnIndex
 from domain.errors import UnknownPupil
 from domain.pupil import Pupil
-from projections.access_log import AccessEntry, access_log
+from projections.access_log import AccessEntry, AccessLogIndex, access_log
 from projections.census import AcademyCensus, CensusReader
-from projections.chronology import ChronologyEntry, Order, chronology
-from projections.crossrefs import AwaitingDecision, CrossReference, awaiting_decision
+from projections.chronology import ChronologyEntry, ChronologyIndex, Order, chronology
+from projections.crossrefs import (
+    AwaitingDecision,
+    CrossReference,
+    SafeguardingIndex,
+    awaiting_decision,
+)
 from projections.crossrefs import cross_references as read_cross_references
-from projections.deadlines import Deadline, deadline_pupils, due_deadlines
+from projections.deadlines import Deadline, DeadlineSchedule, deadline_pupils, due_deadlines
 from projections.ledger import SignedCheckpoint
-from projections.register import STATUSES, RegisterFilter, RegisterReader, RegisterRow, ShownName
-from projections.retention_schedule import RetentionEntry, RetentionReader
+from projections.register import (
+    STATUSES,
+    RegisterFilter,
+    RegisterReader,
+    RegisterRow,
+    SendRegister,
+    ShownName,
+)
+from projections.retention_schedule import RetentionEntry, RetentionReader, RetentionSchedule
 
 # Queries that record no access: what they show is not pupil content.
 UNLOGGED: dict[str, str] = {
@@ -50,6 +62,33 @@ UNLOGGED: dict[str, str] = {
     "read_sign_in_audit": "who failed to sign in: no pupil content",
 }
 _STATUS_ORDER = {"ehcp": 0, "sen_support": 1, "monitoring": 2, "none": 3}
+
+# The read models each query reads, and so waits for (`UseCases.catch_up`); a query waits
+# for no other. Names and free text are read from the events, never from a read model. The
+# census is a query over the register's tables; `_current_academies` reads the deadlines'.
+CHRONOLOGY = frozenset({ChronologyIndex.name})
+REGISTER = frozenset({SendRegister.name})
+DEADLINES = frozenset({DeadlineSchedule.name})
+SAFEGUARDING = frozenset({SafeguardingIndex.name})
+RETENTION = frozenset({RetentionSchedule.name})
+RETENTION_SCOPED = frozenset({RetentionSchedule.name, DeadlineSchedule.name})
+ACCESS_LOG = frozenset({AccessLogIndex.name})
+# Queries that read no read model at all (the pupil's own events, the ledger, the store's
+# tables), and so never wait: the record, its access log, the purge proposals and records,
+# checkpoints and proofs, and finding a pupil by UPN.
+READS: dict[str, frozenset[str]] = {
+    "chronology": CHRONOLOGY,
+    "chronology_entries": CHRONOLOGY,
+    "list_pupils": REGISTER,
+    "registrations": REGISTER,
+    "register": REGISTER,
+    "deadlines": DEADLINES,
+    "cross_references": SAFEGUARDING,
+    "awaiting_decision": SAFEGUARDING,
+    "access_log_across": ACCESS_LOG,
+    "retention_schedule": RETENTION_SCOPED,
+    "pupil_retention": RETENTION,
+}
 
 
 class _Row(Protocol):
@@ -179,7 +218,7 @@ class Reads(UseCases):
         plans: bool,
     ) -> tuple[list[ChronologyEntry], list[ChronologyEntry]]:
         """The entries, and with `plans` the plans agreed on the record; one access record."""
-        self.catch_up(caller)
+        self.catch_up(caller, CHRONOLOGY)
         view = self.view_for(caller)
         records = self._parts.records
         entries = chronology(
@@ -252,7 +291,7 @@ class Reads(UseCases):
         self.allow(caller, "list_pupils")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up(caller)
+        self.catch_up(caller, REGISTER)
         reader = self.register_reader()
         if scope is None or len(scope) == 1:
             one = None if scope is None else scope[0]
@@ -273,7 +312,7 @@ class Reads(UseCases):
         self.allow(caller, "list_pupils")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up(caller)
+        self.catch_up(caller, REGISTER)
         records = self._parts.records
         now_at = {r.pupil_id: r.academy for r in RegisterReader(records).page().rows}
         found = [
@@ -303,7 +342,7 @@ class Reads(UseCases):
         self.allow(caller, "list_pupils")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up(caller)
+        self.catch_up(caller, REGISTER)
         records = self._parts.records
         reader = self.register_reader()
         known = reader.academies()
@@ -378,7 +417,7 @@ class Reads(UseCases):
         day = as_of or self.today()
         if not date(1900, 1, 1) <= day <= date(2999, 12, 31):
             raise invalid(f"as_of {day} is out of range")
-        self.catch_up(caller)
+        self.catch_up(caller, DEADLINES)
         found = due_deadlines(
             self._parts.records,
             as_of=day,
@@ -406,7 +445,7 @@ class Reads(UseCases):
         self.allow(caller, "list_cross_references")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up(caller)
+        self.catch_up(caller, SAFEGUARDING)
         found = [
             x
             for x in read_cross_references(self._parts.records, academy=academy)
@@ -427,7 +466,7 @@ class Reads(UseCases):
         self.allow(caller, "list_awaiting_decision")
         scope = self.academies(caller, academy)
         stated = self.purpose(caller, purpose)
-        self.catch_up(caller)
+        self.catch_up(caller, SAFEGUARDING)
         found = [
             w
             for w in awaiting_decision(self._parts.records, academy=academy)
@@ -454,7 +493,7 @@ class Reads(UseCases):
         scope = self.academies(caller, academy)
         if pupil is not None:
             self.check_scope(caller, pupil, self.allow(caller, "read_access_log"))
-        self.catch_up(caller, access=True)
+        self.catch_up(caller, ACCESS_LOG)
         return access_log(
             self._parts.records,
             pupil=pupil,
@@ -473,7 +512,7 @@ class Reads(UseCases):
     ) -> tuple[date, list[RetentionEntry]]:
         """Pupils due for purge, under a legal hold, purged, or all not yet purged."""
         self.allow(caller, "read_retention_schedule")
-        self.catch_up(caller)
+        self.catch_up(caller, RETENTION_SCOPED)
         reader = RetentionReader(self._parts.records)
         day = as_of or self.today()
         views: dict[str, Callable[[], list[RetentionEntry]]] = {
@@ -497,7 +536,7 @@ class Reads(UseCases):
         """One pupil's place on the schedule; a purged pupil raises PupilPurged."""
         allowed = self.allow(caller, "read_pupil_retention")
         self.check_scope(caller, pupil_id, allowed)
-        self.catch_up(caller)
+        self.catch_up(caller, RETENTION)
         entry = RetentionReader(self._parts.records).entry(pupil_id)
         if entry is None:
             raise busy("schedule_behind", "the retention schedule has not caught up: try again")

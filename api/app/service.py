@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy.engine import Engine
 
+from api.app.caller import Caller
 from api.app.core import Parts
 from api.app.exports import Exports
 from api.app.history_imports import HistoryImports
@@ -68,10 +69,13 @@ class Chronicle:
         integrates every `interval` seconds, signs at most every `sign_every`."""
         return LedgerFollower(self._parts.ledger, interval, sign_every=sign_every)
 
-    def position(self) -> int:
-        """How far this process has written the log (the newest pupil event it committed):
-        a read given this position shows every one of those writes."""
-        return self._parts.records.written_to
+    def position(self, caller: Caller | None = None) -> int:
+        """The log position a read by `caller` waits for on this process: their own newest
+        write here, the position they brought (`Caller.seen`) and the writes made here for
+        nobody in particular; without a caller, every pupil write this process committed.
+        Sent back with a read on another worker (`X-Chronicle-Position`, the web session),
+        it makes that read show the same writes (api/app/positions.py)."""
+        return self.reads.position(caller)
 
     def projection_follower(self, interval: float) -> ProjectionFollower:
         """Keeps the read models following the log while a server runs, so reads need not."""

@@ -216,8 +216,10 @@ class _Write:
         kind = type(pupil.pending_events[-1]).__name__
         saved = Saved(pupil.id, pupil.version, pupil.version, kind)
         base = pupil.version - len(pupil.pending_events)  # save() empties pending_events
+        # The write is the caller's: their next read waits for it, nobody else's does.
+        mine = self.parts.written.writes_of(records, self.caller.user_id)
         try:
-            with records.datastore.transaction(True) as session:
+            with mine, records.datastore.transaction(True) as session:
                 if claim is not None:
                     claim(session)
                 records.save(pupil)

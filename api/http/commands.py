@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.app.bodies import RegisterPupil
+from api.app.caller import Caller
 from api.app.catalogue import COMMANDS, Command
 from api.app.service import Chronicle
 from api.app.writes import Saved
@@ -26,11 +27,13 @@ router = APIRouter(prefix="/pupils", tags=["entries"])
 _WRITE_ERRORS = responses(400, 401, 403, 404, 409, 410, 422, 428)
 
 
-def answer(saved: Saved, app: Chronicle) -> JSONResponse:
+def answer(saved: Saved, app: Chronicle, caller: Caller) -> JSONResponse:
     """201 with what was written; a retried request gets its first answer, marked. The
-    X-Chronicle-Position header is how far the log is written: sent back with a read, it
-    makes the answer show this write, whichever server process answers (docs/api.md)."""
-    headers = {"ETag": f'"{saved.version}"', "X-Chronicle-Position": str(app.position())}
+    X-Chronicle-Position header is the caller's newest write (this one or later): sent back
+    with a read, it makes the answer show this write, whichever server process answers
+    (docs/api.md)."""
+    position = app.position(caller)
+    headers = {"ETag": f'"{saved.version}"', "X-Chronicle-Position": str(position)}
     if saved.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(saved.as_json(), status_code=201, headers=headers)
@@ -44,7 +47,7 @@ def register_pupil(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Open a pupil's SEND record at one of your academies."""
-    return answer(app.entries.register(caller, body, idempotency_key), app)
+    return answer(app.entries.register(caller, body, idempotency_key), app, caller)
 
 
 def _route(command: Command) -> Callable[..., JSONResponse]:
@@ -59,7 +62,7 @@ def _route(command: Command) -> Callable[..., JSONResponse]:
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         saved = app.entries.add(caller, command.slug, pupil_id, body, based_on, idempotency_key)
-        return answer(saved, app)
+        return answer(saved, app, caller)
 
     post.__name__ = command.slug.replace("-", "_").replace("/", "_")
     post.__doc__ = f"{command.summary} (If-Match: the version you read.) Records `{command.event}`."

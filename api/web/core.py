@@ -146,13 +146,13 @@ class Web:
 
     def keep(self, request: Request) -> None:
         """Write back what this request changed in the person's session: the notices for the
-        next page, and after a form was sent (a write, perhaps) this process's write
-        position, so the next page shows it whichever worker serves it."""
+        next page, and after a form was sent (a write, perhaps) the position of the
+        person's own writes here, so the next page shows them whichever worker serves it."""
         viewer: Viewer | None = getattr(request.state, "viewer", None)
         if viewer is None:
             return
         if request.method == "POST":
-            viewer.session.seen = max(viewer.session.seen, self.app.position())
+            viewer.session.seen = max(viewer.session.seen, self.app.position(viewer.caller))
         self.sessions.save(viewer.session)
 
     def signed_in(self, request: Request) -> Viewer:
