@@ -206,3 +206,34 @@ def test_every_query_that_waits_is_declared() -> None:
     known = {p.name for p in build_projections(DEFAULT)}
     assert set(READS) <= {name for name in dir(Reads) if not name.startswith("__")}
     assert all(names and names <= known for names in READS.values())
+
+
+def test_a_write_that_does_not_commit_is_not_waited_for(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The position is kept only once the write's transaction commits: a write that fails
+    at the store (here its idempotency record) leaves the writer's position where it was."""
+    import sqlalchemy.exc
+
+    from api.app.idempotency import IdempotencyStore
+
+    pupil = api.add_pupil()
+    writer = api.headers(Role.SENDCO)
+    _write(api, writer, pupil.id)
+    user = api.users.by_token(writer["Authorization"].removeprefix("Bearer "))
+    assert user is not None
+    caller = Caller.of_user(user)
+    before = _chronicle(api).position(caller)
+
+    def failing(*args: Any, **kwargs: Any) -> None:
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(IdempotencyStore, "remember", failing)
+    refused = api.client.post(
+        f"/pupils/{pupil.id}/concerns",
+        headers={**writer, "If-Match": str(api.version(pupil.id)), "Idempotency-Key": "k-1"},
+        json=CONCERN,
+    )
+    assert refused.status_code == 503, refused.text
+    assert _chronicle(api).position(caller) == before
+    assert len(api.records.entries(pupil.id)) == 3  # nothing of the failed write
