@@ -174,7 +174,8 @@ class Imports(UseCases):
             report.refused.sort(key=lambda r: r.line)
             return report
         if not dry_run:
-            self._write(pupils, progress, batch, after_batch)
+            with self.writing_for(caller):  # the importer's next read shows them
+                self._write(pupils, progress, batch, after_batch)
             report.written = True
         return report
 

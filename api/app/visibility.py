@@ -6,7 +6,9 @@ and CLI alike), its filters and the exports all ask it:
 - A **reader** (a person in the app) sees an entry if the trust's policy lets their role
   read that kind, and always sees the entries they wrote themselves. Anything else is
   *masked* (kind and dates only), except for a teacher, from whom it is *omitted*: teachers
-  see what they need and no more, not even that a restricted entry exists. A filter on a
+  see what they need and no more, not even that a restricted entry exists — unless the
+  policy's `safeguarding.notify_staff_of_log` asks that staff be told of a safeguarding
+  log, when a teacher sees the cross-reference masked (that one exists; ask the DSL). A filter on a
   field a masked entry hides (its author's role, its area of need) never matches it.
 - A **recipient** (an export) gets every entry, except: entries the caller redacted, with
   the caller's reason; restricted kinds (safeguarding cross-references and whatever the
@@ -24,8 +26,11 @@ from enum import StrEnum
 from typing import Any
 
 from api.app.catalogue import ENTRY_KINDS
-from domain.policy import TrustPolicy
+from domain.policy import IMPORTED_SAFEGUARDING_KIND, SAFEGUARDING_KIND, TrustPolicy
 from domain.values import DisclosurePurpose, Role
+
+# The pointers to a safeguarding log: what `notify_staff_of_log` tells staff exists.
+SAFEGUARDING_KINDS = frozenset({SAFEGUARDING_KIND, IMPORTED_SAFEGUARDING_KIND})
 
 
 class Shown(StrEnum):
@@ -87,7 +92,14 @@ def _for_reader(policy: TrustPolicy, reader: Reader, entry: Entry) -> Decision:
         return SHOW
     if entry.kind in policy.visible_kinds(reader.role.value):
         return SHOW
-    return Decision(Shown.OMITTED if reader.role is Role.TEACHER else Shown.MASKED)
+    if reader.role is Role.TEACHER:
+        # Where the policy says staff are told of a safeguarding log (Harmony §11: a brief
+        # note "to inform staff of a CPOMS log"), a teacher sees that one exists, with no
+        # content (masked: kind and dates), and knows to ask the DSL; else nothing at all.
+        if policy.safeguarding.notify_staff_of_log and entry.kind in SAFEGUARDING_KINDS:
+            return Decision(Shown.MASKED)
+        return Decision(Shown.OMITTED)
+    return Decision(Shown.MASKED)
 
 
 def _for_recipient(policy: TrustPolicy, recipient: Recipient, entry: Entry) -> Decision:

@@ -464,7 +464,7 @@ def test_a_pupil_shredded_without_a_tombstone_shows_no_name(records: PupilRecord
 _ID_FIELDS = {
     "academy", "to_academy", "from_academy", "staff_id", "role", "decided_by",
     "decision_maker", "cpoms_log_id", "plan_reference", "local_authority", "export_digest",
-    "proposed_by", "approved_by",
+    "proposed_by", "approved_by", "source_id",
 }  # fmt: skip
 
 
