@@ -90,6 +90,7 @@ RULES: dict[str, str] = {
     "records_transfer": "send the SEND file to the next setting",
     "parental_agreement": "renew the parents' signed agreement",
     "subject_access": "respond to the subject access request",
+    "exam_access_review": "assess exam access arrangements again (the old ones lapse)",
     "monitoring_review": "review the pupil's place on the monitoring register",
     # The local authority's steps: what the LA owes the family and the school, by law.
     "la_assessment_decision": "LA: decide whether to carry out an EHC needs assessment",
@@ -139,6 +140,7 @@ class DeadlineSchedule:
             "PlanAgreed": self._plan_agreed,
             "PlanReviewed": self._plan_reviewed,
             "ParentalAgreementSigned": self._agreement_signed,
+            "ExamAccessArrangementGranted": self._exam_access_granted,
             "RegisterStatusChanged": self._status_changed,
             "MonitoringReviewed": self._monitoring_reviewed,
             "PupilRejoined": self._rejoined,
@@ -303,6 +305,14 @@ class DeadlineSchedule:
         valid_until = _day_or_none(e.p["valid_until"])
         if valid_until is not None:
             e.open("parental_agreement", kind, valid_until, detail=kind)
+
+    def _exam_access_granted(self, e: _Entry) -> None:
+        # Arrangements that lapse (Aspire §9: Year 6's do not carry into Year 7) must be
+        # assessed again by then; granting new ones answers the old.
+        e.close("exam_access_review", "exam_access", outcome="met")
+        lapses = _day_or_none(e.p["lapses_on"])
+        if lapses is not None:
+            e.open("exam_access_review", "exam_access", lapses)
 
     # ----- EHC steps -----------------------------------------------------------------------
 

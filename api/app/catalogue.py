@@ -883,7 +883,7 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         "names the parent or carer who signed",
         deadlines=("parental_agreement",),
     ),
-    "ExamAccessArrangementGranted": EntryKind(),
+    "ExamAccessArrangementGranted": EntryKind(deadlines=("exam_access_review",)),
     "TransitionPlanned": EntryKind(deadlines=("phase_transfer",)),
     "TransferredWithinTrust": EntryKind(),
     "LeftTrust": EntryKind(

@@ -533,6 +533,31 @@ def test_a_transition_planned_after_the_amendment_does_not_reopen_it() -> None:
 # ----- data-protection rights -------------------------------------------------------------
 
 
+def test_exam_arrangements_that_lapse_into_year_7_are_due_for_assessment_then() -> None:
+    from domain.values import ExamArrangement
+
+    schedule = Schedule(ASPIRE)
+    pupil = registered(year_group=5)  # Year 5 in 2024-25, Year 6 in 2025-26
+    grant = {
+        "policy": ASPIRE, "arrangements": (ExamArrangement.EXTRA_TIME,),
+        "for_assessments": "Key stage 2 tests", "evidence": "Processing speed score 79",
+    }  # fmt: skip
+    pupil.grant_exam_access(**grant, **on(date(2025, 10, 6)))
+    schedule.feed(pupil)
+    assert_boundary(schedule, "exam_access_review", date(2026, 9, 1))
+    # Assessed again at the secondary academy: the reminder is met.
+    pupil.grant_exam_access(**{**grant, "for_assessments": "GCSE mocks"}, **on(date(2026, 9, 14)))
+    schedule.feed(pupil)
+    rows = [r for r in schedule.rows() if r["rule"] == "exam_access_review"]
+    assert [(r["due_on"], r["outcome"]) for r in rows] == [(date(2026, 9, 1), "met")]
+    # Under a policy where arrangements carry on, no reminder.
+    plain = Schedule(DEFAULT)
+    other = registered(year_group=5)
+    other.grant_exam_access(**{**grant, "policy": DEFAULT}, **on(date(2025, 10, 6)))
+    plain.feed(other)
+    assert not [r for r in plain.rows() if r["rule"] == "exam_access_review"]
+
+
 def test_an_extended_subject_access_response_is_due_two_months_later() -> None:
     schedule, pupil = Schedule(), a_pupil(concerns=0)
     pupil.request_subject_access(
