@@ -25,6 +25,7 @@ from api.retention import Retention
 from api.settings import load_settings
 from domain.pupil.rights import subject_access_due
 from domain.values import Role
+from projections.retention_schedule import RetentionEntry
 
 retention_app = typer.Typer(
     no_args_is_help=True, help="Retention, legal holds, purges and data-protection requests."
@@ -271,5 +272,13 @@ def due(
         return
     for e in entries:
         holds = f"  held since {e.holds[0].placed_on}" if e.holds else ""
-        out.print(f"{e.due_on}  pupil {e.pupil_id}{holds}", highlight=False)
+        out.print(f"{e.due_on}  pupil {e.pupil_id}  ({_periods(e)}){holds}", highlight=False)
     out.print(f"{len(entries)} pupils " + ("under a legal hold" if held else "due for purging"))
+
+
+def _periods(e: RetentionEntry) -> str:
+    """Which kind of record's period sets the due date, and the other one's date."""
+    if e.governed_by == "child_protection":
+        return f"child protection governs; SEN file {e.sen_file_due_on}"
+    other = f"; child protection {e.child_protection_due_on}" if e.child_protection_due_on else ""
+    return f"SEN file governs{other}"

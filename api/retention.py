@@ -62,6 +62,7 @@ from crypto.mapper import event_type
 from crypto.signing import public_key_hex
 from domain.errors import DomainError, PupilPurged, UnknownPupil
 from domain.events import RecordsPurged
+from domain.policy import RecordClass
 from domain.pupil.governance import purge_tombstone
 from domain.values import Recorder, Role
 from projections.journal import append_record, read_records
@@ -73,6 +74,11 @@ PROPOSERS = frozenset({Role.DPO})
 APPROVERS = frozenset({Role.DPO, Role.TRUST_ADMIN})
 PURGE_FORMAT = "chronicle-purge/1"
 _PURGED_TOPIC = get_topic(RecordsPurged)
+# The period a refusal names: which kind of record holds the purge back.
+_PERIODS: dict[RecordClass, str] = {
+    "sen_file": "the SEN file's retention period",
+    "child_protection": "the child protection retention period, which ends later",
+}
 
 metadata = MetaData()
 proposals = Table(
@@ -151,6 +157,7 @@ class _Facts:
     head_version: int
     holds: dict[UUID, date]
     due: date
+    governed_by: RecordClass
 
 
 class Retention:
@@ -400,7 +407,9 @@ class Retention:
         """What the purge rules need, read in time independent of the record's length: the
         head entry (clear metadata, one indexed row), the legal holds in force (the retention
         schedule, caught up first, so it has applied every entry up to that head) and the
-        date of birth (entry 1, the only entry decrypted)."""
+        date of birth (entry 1, the only entry decrypted). The due date is the later of the
+        periods of the kinds of record it holds (the schedule says whether it holds a
+        restricted entry, which makes it a child protection record too)."""
         head = self.records.recorder.select_events(pupil_id, desc=True, limit=1)
         if not head:
             raise UnknownPupil(pupil_id)
@@ -415,8 +424,12 @@ class Retention:
             registered = json.loads(self.records.sealing_mapper.committed(first).payload)
         except KeyShredded as e:
             self._refuse(action, pupil_id, by, str(PupilPurged(pupil_id, e.shredded_at.date())))
-        due = self.records.policy.retention_due_by(date.fromisoformat(registered["date_of_birth"]))
-        return _Facts(pupil_id, head[0].originator_version, holds, due)
+        classes: tuple[RecordClass, ...] = ()
+        if entry is not None and entry.child_protection_due_on is not None:
+            classes = ("child_protection",)
+        born = date.fromisoformat(registered["date_of_birth"])
+        governed_by, due = self.records.policy.retention_governs(born, classes)
+        return _Facts(pupil_id, head[0].originator_version, holds, due, governed_by)
 
     def _check_purgeable(
         self, action: str, facts: _Facts, by: Recorder, override: str | None
@@ -435,8 +448,9 @@ class Retention:
                 action,
                 facts.pupil_id,
                 by,
-                f"the records are not due for purging until the end of {facts.due:%B %Y}; to "
-                "purge earlier, give --override with the reason (it is recorded)",
+                f"the records are not due for purging until the end of {facts.due:%B %Y} "
+                f"({_PERIODS[facts.governed_by]}); to purge earlier, give --override with the "
+                "reason (it is recorded)",
                 audited="not yet due for purging, and no override",
             )
         return facts.due

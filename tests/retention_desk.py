@@ -17,8 +17,9 @@ from api.app.caller import Caller
 from api.application import PupilRecords
 from api.bootstrap import assemble
 from api.retention import Retention
-from domain.values import Recorder
+from domain.values import Recorder, Role
 from projections.ledger import Ledger
+from projections.retention_schedule import RetentionEntry
 
 
 class Desk:
@@ -35,6 +36,10 @@ class Desk:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.retention, name)
+
+    def retention_entry(self, pupil_id: UUID) -> RetentionEntry:
+        """The pupil's place on the retention schedule, as the DPO reads it."""
+        return self.chronicle.reads.pupil_retention(Caller.operator("dpo-ada", Role.DPO), pupil_id)
 
     def _add(self, slug: str, pupil_id: UUID, by: Recorder, body: BaseModel) -> int:
         caller = Caller.operator(by.staff_id, by.role)

@@ -20,8 +20,11 @@ def former_pupil(rng: random.Random, policy: TrustPolicy, index: int) -> Pupil:
     academy = ACADEMIES[index % len(ACADEMIES)]
     sendco, dpo = staff(academy, Role.SENDCO), Recorder("TRUST-dpo-1", Role.DPO)
     imported = datetime(2024, 9, 2, 9, 0, tzinfo=UTC)
-    born = date(1999, rng.randint(1, 10), rng.randint(1, 28))
-    joined, left = date(2010, 9, 6), date(2015, 7, 22)
+    # Born so that the SEN file's period (the policy's: DOB + 31 by default, Harmony's 25)
+    # ended in 2024, the year before the purge; at the academy from Year 7 to Year 11.
+    year = 2024 - policy.retention.years
+    born = date(year, rng.randint(1, 10), rng.randint(1, 28))
+    joined, left = date(year + 11, 9, 6), date(year + 16, 7, 22)
     pupil = Pupil.register(
         pupil_id=UUID(int=rng.getrandbits(128), version=4),
         upn=upn(academy, joined.year, index),
@@ -45,7 +48,7 @@ def former_pupil(rng: random.Random, policy: TrustPolicy, index: int) -> Pupil:
         happened_on=left,
         recorded_at=imported + timedelta(minutes=1),
     )
-    due = policy.retention_due(born)
+    due = policy.retention_due(born)  # no restricted entries: the SEN file's period
     hold = pupil.place_legal_hold(
         reason="Insurer's notice of a possible claim.",
         requested_by="Trust governance lead",

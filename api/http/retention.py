@@ -32,10 +32,16 @@ class LegalHoldOut(BaseModel):
 
 
 class RetentionOut(BaseModel):
-    """A pupil on the retention schedule: ids and dates only."""
+    """A pupil on the retention schedule: ids and dates only. `due_on` is when the whole
+    record is purged: the later of `sen_file_due_on` (every record) and
+    `child_protection_due_on` (only a record holding a restricted entry);
+    `governed_by` says which (docs/policies.md, `[retention]`)."""
 
     pupil_id: UUID
     due_on: date | None
+    sen_file_due_on: date | None
+    child_protection_due_on: date | None
+    governed_by: Literal["sen_file", "child_protection"] | None
     holds: list[LegalHoldOut]
     purged_on: date | None
 
@@ -141,6 +147,9 @@ def _entry(e: RetentionEntry) -> RetentionOut:
     return RetentionOut(
         pupil_id=e.pupil_id,
         due_on=e.due_on,
+        sen_file_due_on=e.sen_file_due_on,
+        child_protection_due_on=e.child_protection_due_on,
+        governed_by=e.governed_by,
         holds=[LegalHoldOut(hold_id=h.hold_id, placed_on=h.placed_on) for h in e.holds],
         purged_on=e.purged_on,
     )

@@ -19,8 +19,9 @@ from api.retention import Retention, RetentionRefused
 from crypto.bundle_check import verify_bundle
 from crypto.signing import public_key_hex
 from domain.errors import PupilPurged
+from domain.policy import TrustPolicy, load_policy_named
 from domain.pupil import Pupil
-from domain.values import Recorder, Role, upn_check_letter
+from domain.values import DslDecision, Recorder, Role, upn_check_letter
 from projections.ledger_audit import audit
 from tests.conftest import OpenRecords, Store
 from tests.factories import SENDCO, add_concern
@@ -31,7 +32,7 @@ DPO_A = Recorder("dpo-ada", Role.DPO)
 DPO_B = Recorder("dpo-bo", Role.DPO)
 ADMIN = Recorder("admin-cy", Role.TRUST_ADMIN)
 TEACHER = Recorder("t-dee", Role.TEACHER)
-TODAY = datetime(2045, 6, 1, 12, 0, tzinfo=UTC)  # pupils born 2015 are due in 2040
+TODAY = datetime(2047, 6, 1, 12, 0, tzinfo=UTC)  # pupils born May 2015 are due by June 2046
 NAME, FAMILY, SECRET = "Zephyrine", "Oakenshield-Marrow", "hides behind the piano in music"
 
 
@@ -53,9 +54,11 @@ def dpo(records: PupilRecords, key: Ed25519PrivateKey, tmp_path: Path) -> Desk:
     return Desk(records, ledger, key, tmp_path / "purges.jsonl")
 
 
-def _pupils(records: PupilRecords, n: int = 3, born: date = date(2015, 5, 17)) -> list[Pupil]:
+def _pupils(
+    records: PupilRecords, n: int = 3, born: date = date(2015, 5, 17), first: int = 0
+) -> list[Pupil]:
     made = []
-    for i in range(n):
+    for i in range(first, first + n):
         body = f"88812345{i:04d}"
         p = Pupil.register(
             upn=upn_check_letter(body) + body,
@@ -125,9 +128,9 @@ class TestTwoPersonRule:
         self, records: PupilRecords, dpo: Desk, store: Store
     ) -> None:
         pupil = _pupils(records, born=date(2024, 1, 1))[0]
-        until = "not due for purging until the end of January 2049"
+        until = "not due for purging until the end of January 2055 \\(the SEN file's"
         _refused(dpo, store, until, lambda: dpo.propose(pupil.id, DPO_A))
-        assert "2049" not in dpo.audit_entries(pupil.id)[-1]["detail"]  # no due date kept
+        assert "2055" not in dpo.audit_entries(pupil.id)[-1]["detail"]  # no due date kept
         dpo.propose(pupil.id, DPO_A, override="court order 2045/117")
         assert "override: court order 2045/117" in dpo.audit_entries(pupil.id)[-1]["detail"]
         dpo.approve(pupil.id, DPO_B)
@@ -148,6 +151,94 @@ class TestTwoPersonRule:
         _refused(dpo, store, "were purged", lambda: dpo.propose(pupil.id, DPO_A))
 
 
+def _desk_under(
+    records: PupilRecords, policy: TrustPolicy, key: Ed25519PrivateKey, tmp_path: Path
+) -> Desk:
+    records.policy = policy  # before the desk is built: its schedule follows this policy
+    ledger = build_ledger(records, key, tmp_path / "checkpoints.jsonl")
+    return Desk(records, ledger, key, tmp_path / "purges.jsonl")
+
+
+def _cross_reference(records: PupilRecords, pupil: Pupil) -> None:
+    loaded = records.get_pupil(pupil.id)
+    loaded.cross_reference_safeguarding(
+        policy=records.policy,
+        cpoms_log_id="CP-00017",
+        note="Logged in CPOMS by the DSL",
+        dsl_decision=DslDecision.MONITOR_IN_SCHOOL,
+        decided_by="OAK-dsl-1",
+        recorded_by=SENDCO,
+        happened_on=date(2025, 1, 10),
+        recorded_at=datetime(2025, 1, 10, 9, tzinfo=UTC),
+    )
+    records.save(loaded)
+
+
+def _with_years(policy: TrustPolicy, sen_file: int, child_protection: int) -> TrustPolicy:
+    periods = {"years": sen_file, "child_protection_years": child_protection}
+    return policy.model_copy(update={"retention": policy.retention.model_copy(update=periods)})
+
+
+class TestGoverningDate:
+    """The purge waits for the latest period that applies to what the record holds."""
+
+    def test_default_sen_files_are_kept_to_dob_plus_31(
+        self, records: PupilRecords, dpo: Desk, store: Store
+    ) -> None:
+        # Born May 2016: DOB + 25 (the old default) ended in May 2041, long before TODAY;
+        # DOB + 31 ends in May 2047, the month TODAY is in.
+        due_now = _pupils(records, 1, born=date(2016, 5, 31))[0]
+        assert dpo.propose(due_now.id, DPO_A) == date(2047, 5, 31)
+        not_yet = _pupils(records, 1, born=date(2016, 6, 1), first=1)[0]
+        _refused(
+            dpo,
+            store,
+            "until the end of June 2047 \\(the SEN file's retention period\\)",
+            lambda: dpo.propose(not_yet.id, DPO_A),
+        )
+
+    def test_a_cross_reference_under_the_default_is_kept_for_the_sen_file(
+        self, records: PupilRecords, dpo: Desk, store: Store
+    ) -> None:
+        pupil = _pupils(records, 1, born=date(2017, 1, 15))[0]  # DOB + 25: 2042; + 31: 2048
+        _cross_reference(records, pupil)
+        entry = dpo.retention_entry(pupil.id)
+        assert (entry.sen_file_due_on, entry.child_protection_due_on) == (
+            date(2048, 1, 31),
+            date(2042, 1, 31),
+        )
+        assert (entry.due_on, entry.governed_by) == (date(2048, 1, 31), "sen_file")
+        _refused(dpo, store, "end of January 2048", lambda: dpo.propose(pupil.id, DPO_A))
+
+    def test_a_longer_child_protection_period_holds_the_purge_back(
+        self, records: PupilRecords, key: Ed25519PrivateKey, store: Store, tmp_path: Path
+    ) -> None:
+        desk = _desk_under(records, _with_years(records.policy, 25, 35), key, tmp_path)
+        plain, referenced = _pupils(records, 2, born=date(2015, 5, 17))
+        _cross_reference(records, referenced)
+        entry = desk.retention_entry(referenced.id)
+        assert (entry.due_on, entry.governed_by) == (date(2050, 5, 31), "child_protection")
+        _refused(
+            desk,
+            store,
+            "until the end of May 2050 \\(the child protection retention period, which ends later",
+            lambda: desk.propose(referenced.id, DPO_A),
+        )
+        # The pupil without a restricted entry is a SEN file only: due in May 2040.
+        assert desk.propose(plain.id, DPO_A) == date(2040, 5, 31)
+        desk.approve(plain.id, DPO_B)
+
+    def test_harmony_purges_at_dob_plus_25(
+        self, records: PupilRecords, key: Ed25519PrivateKey, store: Store, tmp_path: Path
+    ) -> None:
+        desk = _desk_under(records, load_policy_named("harmony"), key, tmp_path)
+        pupil = _pupils(records, 1, born=date(2022, 5, 17))[0]  # DOB + 25: May 2047
+        _cross_reference(records, pupil)
+        assert desk.propose(pupil.id, DPO_A) == date(2047, 5, 31)
+        later = _pupils(records, 1, born=date(2022, 6, 17), first=1)[0]
+        _refused(desk, store, "end of June 2047", lambda: desk.propose(later.id, DPO_A))
+
+
 class TestPurge:
     def test_purge_leaves_nothing_readable_and_others_intact(
         self, records: PupilRecords, dpo: Desk, store: Store, tmp_path: Path
@@ -159,7 +250,7 @@ class TestPurge:
         )
         dpo.propose(victim.id, DPO_A)
         record = dpo.approve(victim.id, DPO_B)
-        with pytest.raises(PupilPurged, match=f"{victim.id} were purged on 2045-06-01"):
+        with pytest.raises(PupilPurged, match=f"{victim.id} were purged on 2047-06-01"):
             records.get_pupil(victim.id)
         with pytest.raises(PupilPurged):
             records.entries(victim.id)

@@ -260,7 +260,7 @@ class TestPurgeWithoutReplay:
     def test_approval_decrypts_at_most_the_registration(
         self, records: PupilRecords, dpo: Desk, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        records.clock = lambda: datetime(2045, 6, 1, tzinfo=UTC)
+        records.clock = lambda: datetime(2047, 6, 1, tzinfo=UTC)  # DOB + 31 has passed
         pupil = _pupil(records)
         loaded = records.get_pupil(pupil.id)
         for n in range(30):
@@ -289,7 +289,7 @@ class TestPurgeWithoutReplay:
     def test_a_hold_recorded_while_the_purge_is_decided_stops_it(
         self, records: PupilRecords, dpo: Desk
     ) -> None:
-        records.clock = lambda: datetime(2045, 6, 1, tzinfo=UTC)
+        records.clock = lambda: datetime(2047, 6, 1, tzinfo=UTC)  # DOB + 31 has passed
         pupil = _pupil(records)
         dpo.propose(pupil.id, DPO_A)
         facts = dpo._facts("approve", pupil.id, DPO_B)

@@ -12,6 +12,7 @@ from domain.policy import (
     ROLES,
     Deadlines,
     PolicyError,
+    RetentionPolicy,
     TrustPolicy,
     add_years,
     available_policies,
@@ -107,8 +108,87 @@ def test_moves_into_k_or_e_need_a_primary_need(shipped: TrustPolicy) -> None:
             assert "primary_need" in t.requires, (t.from_, t.to)
 
 
-def test_retention_is_date_of_birth_plus_25(shipped: TrustPolicy) -> None:
-    assert shipped.retention_due(date(2012, 9, 3)) == date(2037, 9, 3)
+def test_child_protection_records_are_kept_to_date_of_birth_plus_25(
+    shipped: TrustPolicy,
+) -> None:
+    # IRMS Toolkit for Schools: child protection files DOB + 25; no seed says otherwise.
+    assert shipped.retention.child_protection_years == 25
+    assert shipped.retention_due(date(2012, 9, 3), "child_protection") == date(2037, 9, 3)
+
+
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n != "harmony"])
+def test_sen_files_are_kept_to_date_of_birth_plus_31_unless_the_trust_says(name: str) -> None:
+    # IRMS Toolkit for Schools: SEN files, reviews and EHC plans DOB + 31; the default
+    # policy cites it, and the four trusts whose policies are silent take it.
+    loaded = policy(name)
+    assert loaded.retention.years == 31
+    assert loaded.retention_due(date(2012, 9, 3)) == date(2043, 9, 3)
+    assert loaded.retention_due_by(date(2012, 9, 3)) == date(2043, 9, 30)
+
+
+def test_the_default_policy_cites_the_irms_toolkit() -> None:
+    text = (policies_dir() / "default.toml").read_text(encoding="utf-8")
+    retention = text[text.index("[retention]") : text.index("[deadlines]")]
+    assert "IRMS" in retention and "DOB + 31" in retention and "DOB + 25" in retention
+    assert "IRMS Information Management Toolkit for Schools" in text
+
+
+def test_harmony_keeps_its_own_25_years() -> None:
+    # Harmony §11 "until the pupil has reached the age of 25 years", §22 "DOB + 25 years".
+    harmony = policy("harmony")
+    assert (harmony.retention.years, harmony.retention.child_protection_years) == (25, 25)
+    assert harmony.retention_due(date(2012, 9, 3)) == date(2037, 9, 3)
+
+
+def test_the_period_that_ends_later_governs() -> None:
+    default, born = policy("default"), date(2012, 2, 29)
+    assert default.retention_governs(born, []) == ("sen_file", date(2043, 2, 28))
+    assert default.retention_governs(born, ["child_protection"]) == ("sen_file", date(2043, 2, 28))
+    longer = default.model_copy(
+        update={"retention": default.retention.model_copy(update={"child_protection_years": 40})}
+    )
+    assert longer.retention_governs(born, ["child_protection"]) == (
+        "child_protection",
+        date(2052, 2, 29),
+    )
+    assert longer.retention_governs(born, []) == ("sen_file", date(2043, 2, 28))
+    harmony = policy("harmony")  # a tie: the SEN file, which every record is, governs
+    assert harmony.retention_governs(born, ["child_protection"]) == ("sen_file", date(2037, 2, 28))
+
+
+def test_restricted_kinds_are_child_protection_records(shipped: TrustPolicy) -> None:
+    for kind in shipped.visibility.restricted:
+        assert shipped.retention_class(kind) == "child_protection"
+    assert shipped.retention_class("SafeguardingReferenceImported") == "child_protection"
+    assert shipped.retention_class("PlanAgreed") == "sen_file"
+    assert shipped.retention_class("PupilRegistered") == "sen_file"
+    with pytest.raises(ValueError, match="unknown entry kind 'Plan'"):
+        shipped.retention_class("Plan")
+
+
+def test_a_trust_that_restricts_more_kinds_keeps_them_as_child_protection() -> None:
+    default = policy("default")
+    visibility = default.visibility.model_copy(
+        update={"restricted": (*default.visibility.restricted, "ConcernRaised")}
+    )
+    wider = default.model_copy(update={"visibility": visibility})
+    assert wider.retention_class("ConcernRaised") == "child_protection"
+    assert default.retention_class("ConcernRaised") == "sen_file"
+
+
+def test_a_file_with_only_years_still_loads(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace(
+        DEFAULT_TEXT[DEFAULT_TEXT.index("[retention]") : DEFAULT_TEXT.index("[deadlines]")],
+        '[retention]\nanchor = "date_of_birth"\nyears = 30\n\n',
+    )
+    path = tmp_path / "old.toml"
+    path.write_text(text, encoding="utf-8")
+    loaded = load_policy(path)
+    assert (loaded.retention.years, loaded.retention.child_protection_years) == (30, 25)
+    no_section = tmp_path / "none.toml"
+    no_section.write_text(text.replace('[retention]\nanchor = "date_of_birth"\nyears = 30\n', ""))
+    assert load_policy(no_section).retention == RetentionPolicy()
+    assert RetentionPolicy() == RetentionPolicy(years=31, child_protection_years=25)
 
 
 def test_default_file_spells_out_the_code_defaults() -> None:
@@ -211,7 +291,11 @@ def test_other_trusts_take_the_code_of_practice_report_deadline() -> None:
 
 
 def test_leap_day_birthdays_fall_due_on_28_february() -> None:
-    assert policy("default").retention_due(date(2008, 2, 29)) == date(2033, 2, 28)
+    assert policy("default").retention_due(date(2008, 2, 29)) == date(2039, 2, 28)
+    assert policy("harmony").retention_due(date(2008, 2, 29)) == date(2033, 2, 28)
+    assert policy("default").retention_due(date(2007, 2, 28), "child_protection") == date(
+        2032, 2, 28
+    )
     assert add_years(date(2008, 2, 29), 4) == date(2012, 2, 29)
 
 
@@ -398,8 +482,39 @@ MORE_REFUSALS = [
         '"reason", "decision_maker", "parents_informed", "primary_need"] }',
         "register.transitions.6.requires: none -> ehcp must require 'ehc_plan_issued'",
     ),
-    ("years = 25", "years = 0", "retention.years: Input should be greater than 0"),
 ]
+
+SEN_YEARS = "years = 31"
+CP_YEARS = "child_protection_years = 25"
+RETENTION_REFUSALS = [
+    (SEN_YEARS, "years = 0", "retention.years: 0 years is not a retention period"),
+    (SEN_YEARS, "years = -3", "retention.years: -3 years is not a retention period"),
+    (SEN_YEARS, "years = 101", "retention.years: 101 years is not a retention period"),
+    (SEN_YEARS, "years = 18", "retention.years: 18 years would purge records before the pupil"),
+    (SEN_YEARS, "years = 31.5", "retention.years: Input should be a valid integer (got 31.5)"),
+    (SEN_YEARS, 'years = "31"', "retention.years: Input should be a valid integer (got '31')"),
+    (CP_YEARS, "child_protection_years = 0", "retention.child_protection_years: 0 years is not"),
+    (
+        CP_YEARS,
+        "child_protection_years = 7",
+        "retention.child_protection_years: 7 years would purge records before the pupil is 25:",
+    ),
+    (CP_YEARS, "child_protection_years = 1000", "child_protection_years: 1000 years is not a"),
+    (CP_YEARS, "child_protection = 25", "retention.child_protection: unknown key"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), RETENTION_REFUSALS)
+def test_retention_refusals(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert expected in refusal(write(tmp_path, old, new))
+
+
+def test_both_bad_periods_are_named_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, f"{SEN_YEARS}  ", "years = 10")
+    path.write_text(path.read_text().replace(CP_YEARS, "child_protection_years = -1"))
+    message = refusal(path)
+    assert "retention.years: 10 years" in message
+    assert "retention.child_protection_years: -1 years" in message
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), MORE_REFUSALS)
