@@ -109,12 +109,20 @@ def test_holds_the_two_person_purge_and_the_gone_answer(api: Api) -> None:
 
 
 def test_the_due_list(api: Api) -> None:
-    pupil = api.add_pupil("OAK")  # born 2015: due on the 25th birthday, in 2040
+    pupil = api.add_pupil("OAK")  # born May 2015: the SEN file is due at DOB + 31, in 2046
     dpo = api.headers("dpo", ())
     assert api.client.get("/retention/schedule", headers=dpo).json()["pupils"] == []
-    due = api.client.get("/retention/schedule?as_of=2045-01-01", headers=dpo).json()
+    # DOB + 25 (the old default, and the child protection period) purges nothing here.
+    early = api.client.get("/retention/schedule?as_of=2045-01-01", headers=dpo).json()
+    assert early["pupils"] == []
+    due = api.client.get("/retention/schedule?as_of=2046-06-01", headers=dpo).json()
     assert [p["pupil_id"] for p in due["pupils"]] == [str(pupil.id)]
-    assert due["pupils"][0]["due_on"] == "2040-05-31"  # the end of the month retention ends
+    assert {k: v for k, v in due["pupils"][0].items() if "due" in k or "govern" in k} == {
+        "due_on": "2046-05-31",  # the end of the month retention ends
+        "sen_file_due_on": "2046-05-31",
+        "child_protection_due_on": None,  # no restricted entries
+        "governed_by": "sen_file",
+    }
     bad = api.client.get("/retention/schedule?view=soon", headers=dpo)
     assert bad.status_code == 422
 
