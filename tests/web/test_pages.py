@@ -451,6 +451,22 @@ def test_after_a_purge_the_pupil_page_says_purged(web: WebClient, tmp_path: Path
     assert retention.purge_records()[0].record["approved_by"] == "TRUST-dpo-2"
 
 
+def test_the_retention_pages_show_both_periods_and_which_governs(web: WebClient) -> None:
+    pupil = web.add_pupil()
+    web.as_("TRUST-dpo-1", "dpo", ())
+    page = web.client.get(f"/ui/retention/{pupil.id}")
+    assert page.status_code == 200
+    assert "SEN file due" in page.text and "Child protection due" in page.text
+    assert "does not apply: no restricted entries" in page.text
+    assert "the SEN file&#39;s period governs" in page.text or "SEN file's period governs" in (
+        page.text
+    )
+    schedule = web.client.get("/ui/retention")
+    assert schedule.status_code == 200
+    for heading in ("SEN file due", "Child protection due", "Governed by"):
+        assert heading in schedule.text, heading
+
+
 def test_a_plan_with_nested_outcomes_is_agreed_and_shown_to_a_teacher(web: WebClient) -> None:
     pupil = web.add_pupil()
     web.as_("OAK-sendco-1", "sendco")
