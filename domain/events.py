@@ -389,6 +389,14 @@ class MonitoringReviewed(PupilEvent):
     next_review_by: date | None
 
 
+class KeyWorkerAssigned(PupilEvent):
+    """From `happened_on`, `key_worker` (a staff id) is the pupil's named key worker: the
+    adult who knows their needs and plan and is the family's first contact. The register
+    shows them in place of whoever made the last register decision."""
+
+    key_worker: str
+
+
 class TransferredWithinTrust(PupilEvent):
     """The pupil moved to another academy of the trust; the record moves with them."""
 
@@ -533,6 +541,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     PupilRejoined,
     YearGroupChanged,
     MonitoringReviewed,
+    KeyWorkerAssigned,
     EntryCorrected,
     LegalHoldPlaced,
     LegalHoldLifted,

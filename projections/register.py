@@ -110,6 +110,7 @@ KINDS = frozenset(
         "LeftTrust",
         "PupilRejoined",
         "YearGroupChanged",
+        "KeyWorkerAssigned",
     }
 )
 CENSUS_CODES = {"none": "N", "monitoring": "N", "sen_support": "K", "ehcp": "E"}
@@ -144,6 +145,7 @@ class RegisterState:
     needs: dict[str, bool] = field(default_factory=dict)  # need -> primary?
     year_group: int | None = None  # set after registration, from year_group_on
     year_group_on: date | None = None
+    key_worker_named: bool = False  # a KeyWorkerAssigned holds over register decisions
 
     @property
     def census_code(self) -> str:
@@ -177,6 +179,8 @@ def fact_of(event: ProjectedEvent) -> Fact | None:
         return Fact(event.seq, kind, day, academy=p["academy"], year_group=p["year_group"])
     if kind == "YearGroupChanged":
         return Fact(event.seq, kind, day, year_group=p["year_group"])
+    if kind == "KeyWorkerAssigned":
+        return Fact(event.seq, kind, day, staff_id=p["key_worker"])
     return Fact(event.seq, kind, day)  # LeftTrust
 
 
@@ -185,7 +189,8 @@ def fold(facts: Iterable[Fact]) -> RegisterState | None:
 
     Mirrors the aggregate's mutators: a new primary need makes every other need secondary;
     `since` moves only when the status itself changes (not on a sub-flag change); the key
-    worker is whoever recorded the latest status (the registration's recorder before any).
+    worker is the one last named (`KeyWorkerAssigned`), else whoever recorded the latest
+    status (the registration's recorder before any).
     """
     state: RegisterState | None = None
     for f in facts:
@@ -198,7 +203,8 @@ def fold(facts: Iterable[Fact]) -> RegisterState | None:
             if f.status != state.status:
                 state.since = f.happened_on
             state.status, state.sub_flags = f.status, f.sub_flags or ""
-            state.key_worker = f.staff_id
+            if not state.key_worker_named:
+                state.key_worker = f.staff_id
         elif f.kind == "NeedRecorded":
             assert f.need is not None
             if f.is_primary:
@@ -216,6 +222,8 @@ def fold(facts: Iterable[Fact]) -> RegisterState | None:
             state.year_group, state.year_group_on = f.year_group, f.happened_on
         elif f.kind == "YearGroupChanged":
             state.year_group, state.year_group_on = f.year_group, f.happened_on
+        elif f.kind == "KeyWorkerAssigned":
+            state.key_worker, state.key_worker_named = f.staff_id, True
     return state
 
 

@@ -454,6 +454,7 @@ def a_full_history(pupil_id: UUID | None = None, *, purged: bool = True) -> Pupi
         **on(step(3)),
     )
     pupil.rejoin(academy="HTH", year_group=7, returned_from="Westmoor Academy", **on(step(20)))
+    pupil.assign_key_worker(key_worker="OAK-teacher-2", **on(step(1)))
     kept_back = step(5)
     pupil.change_year_group(
         year_group=pupil.year_group_on(kept_back) - 1,

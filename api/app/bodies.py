@@ -496,6 +496,13 @@ class PlanTransition(Body):
     happened_on: date | None = _happened_on("2026-03-02")
 
 
+class AssignKeyWorker(Body):
+    """Name the pupil's key worker: the staff id of a current SENDCo, teacher or DSL."""
+
+    key_worker: str = Field(min_length=1, max_length=64, examples=["OAK-teacher-3"])
+    happened_on: date | None = _happened_on("2025-09-08")
+
+
 class TransferWithinTrust(Body):
     """The pupil moved to another academy of the trust."""
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from api.app.bodies import (
     AgreePlan,
     AmendEhcPlan,
+    AssignKeyWorker,
     CeaseEhcPlan,
     ChangeRegisterStatus,
     ChangeYearGroup,
@@ -103,6 +104,14 @@ class Command:
     # The role of the person a `decided_by` field names: it must be the staff id of a user of
     # that role (a DSL's decision is made by a DSL), not any string.
     decided_by: Role | None = None
+    # Another field naming a person (its name, the roles they may have): a current user's
+    # staff id of one of those roles.
+    names_user: tuple[str, frozenset[Role]] | None = None
+
+    def named_users(self) -> list[tuple[str, frozenset[Role]]]:
+        """The body's fields that must name a current user, with the roles allowed."""
+        found = [] if self.decided_by is None else [("decided_by", frozenset({self.decided_by}))]
+        return found + ([] if self.names_user is None else [self.names_user])
 
     @property
     def use_case(self) -> str:
@@ -415,6 +424,10 @@ def _change_year_group(pupil: Pupil, body: ChangeYearGroup, ctx: Context) -> Non
     )
 
 
+def _assign_key_worker(pupil: Pupil, body: AssignKeyWorker, ctx: Context) -> None:
+    pupil.assign_key_worker(key_worker=body.key_worker, **ctx.on(body.happened_on))
+
+
 def _leave_trust(pupil: Pupil, body: LeaveTrust, ctx: Context) -> None:
     pupil.leave_trust(
         policy=ctx.policy,
@@ -718,6 +731,16 @@ COMMANDS: tuple[Command, ...] = (
         _change_year_group,
     ),
     Command(
+        "key-workers",
+        "Name the key worker",
+        "Name the pupil's key worker: the adult who knows their needs and plan and is the "
+        "family's first contact.",
+        AssignKeyWorker,
+        "KeyWorkerAssigned",
+        _assign_key_worker,
+        names_user=("key_worker", frozenset({Role.SENDCO, Role.TEACHER, Role.DSL})),
+    ),
+    Command(
         "monitoring-reviews",
         "Review monitoring",
         "Record a review of the pupil's place on the monitoring register.",
@@ -840,6 +863,7 @@ ENTRY_KINDS: dict[str, EntryKind] = {
         deadlines=("phase_transfer",),
     ),
     "YearGroupChanged": EntryKind(deadlines=("phase_transfer",)),
+    "KeyWorkerAssigned": EntryKind(),
     "AnnualReviewScheduled": EntryKind(
         ("invitees",),
         "names the people invited",

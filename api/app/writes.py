@@ -96,20 +96,28 @@ class Entries(UseCases):
         return write.save(pupil, command.audit)
 
     def _check_decider(self, command: Command, body: BaseModel) -> None:
-        """A `decided_by` names a current user of the role the catalogue row declares."""
-        role, name = command.decided_by, getattr(body, "decided_by", None)
-        if role is None or not name:
-            return
-        user = self._parts.users.named(name)
-        if user is None or user.role != role or user.revoked_at is not None:
-            what = "no user" if user is None else f"a {user.role.value}, not a {role.value}"
-            if user is not None and user.revoked_at is not None and user.role == role:
+        """A `decided_by` (or another field naming a person) names a current user of a role
+        the catalogue row declares."""
+        for field_name, roles in command.named_users():
+            name = getattr(body, field_name, None)
+            if not name:
+                continue
+            user = self._parts.users.named(name)
+            if user is not None and user.role in roles and user.revoked_at is None:
+                continue
+            wanted = " or ".join(sorted(r.value for r in roles))
+            if user is None:
+                what = "no user"
+            elif user.role not in roles:
+                what = f"a {user.role.value}, not a {wanted}"
+            else:
                 what = "a revoked user"
             raise AppError(
                 422,
                 "invalid_entry",
-                f"decided_by {name!r} must be the staff id of a current {role.value} user "
-                f"(it is {what}): name the {role.value} who decided",
+                f"{field_name} {name!r} must be the staff id of a current {wanted} user "
+                f"(it is {what}): name "
+                + (f"the {wanted} who decided" if field_name == "decided_by" else "that person"),
             )
 
     def register(self, caller: Caller, body: RegisterPupil, key: str | None = None) -> Saved:

@@ -79,13 +79,16 @@ class Story(Steps):
         return self.pupil
 
     def _imported_history(self) -> None:
-        """On joining: a few pupils are taught a year below their chronological year group
-        (`YearGroupChanged`); some pupils' earlier SEND history came from the trust's
-        provision map, imported the day they were registered (`chronicle import history`),
-        now and then with a pointer to a CPOMS record. Drawn from an RNG of its own, so the
-        rest of the demo is the same with or without it."""
+        """On joining: some pupils have a named key worker; a few are taught a year below
+        their chronological year group (`YearGroupChanged`); some pupils' earlier SEND
+        history came from the trust's provision map, imported the day they were registered
+        (`chronicle import history`), now and then with a pointer to a CPOMS record. Drawn
+        from an RNG of its own, so the rest of the demo is the same with or without it."""
         rng = random.Random(f"history:{self.pupil.id}")
         joined = self.pupil.registered_on
+        if rng.random() < 0.2:  # a named key worker from the start: one of the teachers
+            teacher = staff(self.academy, Role.TEACHER, rng.randint(1, 6)).staff_id
+            self.pupil.assign_key_worker(key_worker=teacher, **self._imported_on(joined))
         year = self.pupil.year_group
         if rng.random() < 0.05 and year > (0 if self.academy.phase == "primary" else 7):
             self.pupil.change_year_group(

@@ -141,7 +141,9 @@ class RegisterRowOut(BaseModel):
     secondary_needs: list[str] = Field(examples=[["SPLD"]])
     since: date = Field(description="On this status since.", examples=["2025-02-03"])
     key_worker: str | None = Field(
-        description="Staff id of who made the last register decision.", examples=["OAK-sendco-1"]
+        description="Staff id of the named key worker, else of who made the last register "
+        "decision.",
+        examples=["OAK-sendco-1"],
     )
 
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from domain.errors import NotAllowedByPolicy, OutOfOrder, TransitionNotAllowed
-from domain.events import MonitoringReviewed, RegisterStatusChanged
+from domain.errors import InvalidEntry, NotAllowedByPolicy, OutOfOrder, TransitionNotAllowed
+from domain.events import KeyWorkerAssigned, MonitoringReviewed, RegisterStatusChanged
 from domain.policy import Requirement, TrustPolicy
 from domain.pupil.checks import check_past, member, members, require_text
 from domain.pupil.state import Mutators, PupilState
 from domain.values import AgreementKind, Recorder, RegisterStatus, SubFlag
 
 # What parents must have agreed to, for a requirement `parental_consent` in each context.
+_STAFF_ID_MAX = 64
 _CONSENT_FOR_FLAG = {SubFlag.SPECIALIST_SEND_SUPPORT: AgreementKind.EXTERNAL_PROFESSIONALS}
 
 
@@ -178,6 +179,27 @@ class RegisterCommands(PupilState):
             next_review_by=None if interval is None else happened_on + timedelta(days=interval),
         )
 
+    def assign_key_worker(
+        self,
+        *,
+        key_worker: str,
+        recorded_by: Recorder,
+        happened_on: date,
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """Name the pupil's key worker (a staff id) from `happened_on`."""
+        at = self._open_entry(KeyWorkerAssigned, happened_on, recorded_at)
+        require_text("the key worker's staff id", key_worker)
+        staff_id = key_worker.strip()
+        if len(staff_id) > _STAFF_ID_MAX or any(c.isspace() for c in staff_id):
+            raise InvalidEntry(
+                f"the key worker is named by staff id (at most {_STAFF_ID_MAX} characters, no "
+                "spaces), never by name"
+            )
+        if staff_id == self.key_worker:
+            raise InvalidEntry(f"{staff_id} is the pupil's key worker already")
+        self._emit(KeyWorkerAssigned, at, recorded_by, happened_on, key_worker=staff_id)
+
     # ----- mutators ---------------------------------------------------------------------
 
     def _status_changed(self, event: RegisterStatusChanged) -> None:
@@ -190,7 +212,12 @@ def _monitoring_reviewed(state: PupilState, event: MonitoringReviewed) -> None:
     """A review leaves the pupil where they are; a move is RegisterStatusChanged."""
 
 
+def _key_worker_assigned(state: PupilState, event: KeyWorkerAssigned) -> None:
+    state.key_worker = event.key_worker
+
+
 MUTATORS: Mutators = {
     RegisterStatusChanged: RegisterCommands._status_changed,
     MonitoringReviewed: _monitoring_reviewed,
+    KeyWorkerAssigned: _key_worker_assigned,
 }

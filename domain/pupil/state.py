@@ -145,6 +145,7 @@ class PupilState:
     imported: set[tuple[str, str]]  # (source, source id) of each entry imported
     # Subject access requests by entry: the response's due date, and whether extended.
     subject_access: dict[int, tuple[date, bool]]
+    key_worker: str | None  # the named key worker's staff id, if one was named
 
     def _init_state(self) -> None:
         self.purged = False
@@ -161,6 +162,7 @@ class PupilState:
         self.holds = {}
         self.imported = set()
         self.subject_access = {}
+        self.key_worker = None
         self.year_group_set = None
 
     # ----- queries ----------------------------------------------------------------------

@@ -597,6 +597,14 @@ EXAMPLES: tuple[Example, ...] = (
         ),
     ),
     Example(
+        "key-workers",
+        "KeyWorkerAssigned",
+        lambda: {"key_worker": "OAK-dsl-1"},
+        Refusal(
+            {"key_worker": "nobody-here"}, "invalid_entry", "must be the staff id of a current"
+        ),
+    ),
+    Example(
         "monitoring-reviews",
         "MonitoringReviewed",
         lambda: {"findings": "Progress in reading; stays on monitoring"},

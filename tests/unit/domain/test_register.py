@@ -263,3 +263,20 @@ def test_every_change_says_why_and_who_decided(field: str, what: str) -> None:
         pupil.change_register_status,
         **_change(pupil, DEFAULT, RegisterStatus.MONITORING, **{field: ""}),
     )
+
+
+def test_a_key_worker_is_named_by_staff_id_once() -> None:
+    from datetime import date
+
+    from domain.errors import InvalidEntry
+    from tests.factories import a_pupil, on
+
+    pupil, day = a_pupil(), date(2025, 9, 8)
+    pupil.assign_key_worker(key_worker=" OAK-teacher-3 ", **on(day))
+    assert pupil.key_worker == "OAK-teacher-3"
+    with pytest.raises(InvalidEntry, match="already"):
+        pupil.assign_key_worker(key_worker="OAK-teacher-3", **on(day))
+    with pytest.raises(InvalidEntry, match="never by name"):
+        pupil.assign_key_worker(key_worker="Mrs Okafor", **on(day))
+    pupil.assign_key_worker(key_worker="OAK-sendco-1", **on(day))
+    assert pupil.key_worker == "OAK-sendco-1"

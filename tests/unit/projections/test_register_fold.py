@@ -101,3 +101,21 @@ def test_fact_of_reads_codes_and_dates_only() -> None:
     )  # fmt: skip
     assert fact_of(_event("ConcernRaised", base | {"description": "x"})) is None
     assert fact_of(_event("PupilRegistered", None, seq=1)) is None  # shredded: unreadable
+
+
+def test_a_named_key_worker_holds_over_later_register_decisions() -> None:
+    from datetime import date
+
+    from projections.register import Fact, fold
+
+    day = date(2025, 9, 8)
+    facts = [
+        Fact(1, "PupilRegistered", day, academy="OAK", staff_id="OAK-sendco-1"),
+        Fact(2, "RegisterStatusChanged", day, status="monitoring", sub_flags="", staff_id="S2"),
+        Fact(3, "KeyWorkerAssigned", day, staff_id="OAK-teacher-3"),
+        Fact(4, "RegisterStatusChanged", day, status="sen_support", sub_flags="", staff_id="S4"),
+    ]
+    state = fold(facts)
+    assert state is not None and state.key_worker == "OAK-teacher-3"
+    unnamed = fold(facts[:2] + facts[3:])
+    assert unnamed is not None and unnamed.key_worker == "S4"
