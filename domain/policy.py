@@ -15,7 +15,7 @@ spell it.
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -239,11 +239,49 @@ def _check_sub_flags(
             )
 
 
+# The kinds of record retention tells apart (docs/policies.md, `[retention]`): every record
+# is a SEN file; one that holds a restricted entry (`[visibility] restricted`: safeguarding
+# cross-references and imported pointers) is a child protection record as well.
+RecordClass = Literal["sen_file", "child_protection"]
+RECORD_CLASSES: tuple[RecordClass, ...] = get_args(RecordClass)
+# No period may end before the pupil is 25: an EHC plan can be kept until then (CFA 2014
+# s.46), and DOB + 25 is the shortest period the IRMS Toolkit gives either kind of record.
+RETENTION_MIN_YEARS, RETENTION_MAX_YEARS = 25, 100
+
+
+def _retention_years(value: int) -> int:
+    if value <= 0 or value > RETENTION_MAX_YEARS:
+        raise ValueError(
+            f"{value} years is not a retention period: give whole years from "
+            f"{RETENTION_MIN_YEARS} to {RETENTION_MAX_YEARS}"
+        )
+    if value < RETENTION_MIN_YEARS:
+        raise ValueError(
+            f"{value} years would purge records before the pupil is {RETENTION_MIN_YEARS}: an "
+            "EHC plan can be kept until then (CFA 2014 s.46) and the IRMS Toolkit for Schools "
+            f"keeps SEN and child protection files at least DOB + {RETENTION_MIN_YEARS}; "
+            f"give {RETENTION_MIN_YEARS} to {RETENTION_MAX_YEARS}"
+        )
+    return value
+
+
+RetentionYears = Annotated[int, Field(strict=True), AfterValidator(_retention_years)]
+
+
 class RetentionPolicy(_Model):
-    """How long a pupil's records are kept before they are crypto-shredded."""
+    """How long a pupil's records are kept before they are crypto-shredded: a period per
+    kind of record, counted from the date of birth. The record has one key, so it goes at
+    once, when the latest period that applies to it ends."""
 
     anchor: Literal["date_of_birth"] = "date_of_birth"
-    years: Annotated[int, Field(strict=True, gt=0, le=100)] = 25
+    # The SEN file (every record): IRMS Toolkit for Schools, SEN files, reviews and EHC
+    # plans, DOB + 31. The key keeps its old name, so a file with only `years` still loads.
+    years: RetentionYears = 31
+    # Restricted entries (child protection): IRMS Toolkit, child protection files, DOB + 25.
+    child_protection_years: RetentionYears = 25
+
+    def years_for(self, record_class: RecordClass) -> int:
+        return self.child_protection_years if record_class == "child_protection" else self.years
 
 
 class Deadlines(_Model):
@@ -545,17 +583,35 @@ class TrustPolicy(_Model):
         """Whether a person acting in `role` may read entries of `kind`."""
         return _check(kind, ENTRY_KINDS, "entry kind") in self.visible_kinds(role)
 
-    def retention_due(self, date_of_birth: date) -> date:
-        """When the records fall due for purge: the birthday at which retention ends."""
-        return add_years(date_of_birth, self.retention.years)
+    def retention_class(self, kind: str) -> RecordClass:
+        """The kind of record an entry of `kind` makes the record: a restricted kind
+        (`[visibility] restricted`) child protection, any other the SEN file."""
+        restricted = _check(kind, ENTRY_KINDS, "entry kind") in self.visibility.restricted
+        return "child_protection" if restricted else "sen_file"
 
-    def retention_due_by(self, date_of_birth: date) -> date:
+    def retention_due(self, date_of_birth: date, record_class: RecordClass = "sen_file") -> date:
+        """When that kind of record falls due for purge: the birthday at which its period
+        ends (the SEN file's unless `record_class` says otherwise)."""
+        return add_years(date_of_birth, self.retention.years_for(record_class))
+
+    def retention_due_by(self, date_of_birth: date, record_class: RecordClass = "sen_file") -> date:
         """The date the retention schedule keeps: the last day of the month in which
         retention ends. Never earlier than `retention_due`, and no stored or shown date
         gives the birthday away (only its month and year)."""
-        due = self.retention_due(date_of_birth)
+        checked = _check(record_class, RECORD_CLASSES, "record class")
+        due = self.retention_due(date_of_birth, checked)
         following = date(due.year + due.month // 12, due.month % 12 + 1, 1)
         return following - timedelta(days=1)
+
+    def retention_governs(
+        self, date_of_birth: date, classes: Iterable[RecordClass]
+    ) -> tuple[RecordClass, date]:
+        """The record's purge date: the latest `retention_due_by` of the kinds of record it
+        holds (the SEN file always; it wins a tie), and which kind that is."""
+        held = {"sen_file", *classes}
+        dates = [(self.retention_due_by(date_of_birth, c), c) for c in RECORD_CLASSES if c in held]
+        due, governing = max(dates, key=lambda d: d[0])
+        return governing, due
 
     def phase_transfer_review_due(self, year: int, *, post16: bool = False) -> date:
         """By when an EHC plan must be amended for a transfer in `year` (Sept of that year)."""

@@ -733,10 +733,10 @@ def test_a_back_dated_entry_counts_from_the_day_it_happened(records: PupilRecord
 
 
 def test_retention_due_leaves_out_held_and_purged_pupils(records: PupilRecords) -> None:
-    old = pupil("Old", "One", born=date(1999, 3, 1))  # due 2024-03-01
-    held = pupil("Held", "One", born=date(1999, 6, 1))  # due 2024-06-01, held
-    young = pupil("Young", "One", born=date(2015, 5, 17))  # due 2040-05-17
-    gone = pupil("Gone", "One", born=date(1998, 1, 1))
+    old = pupil("Old", "One", born=date(1993, 3, 1))  # DOB + 31: 2024-03-01
+    held = pupil("Held", "One", born=date(1993, 6, 1))  # 2024-06-01, held
+    young = pupil("Young", "One", born=date(2015, 5, 17))  # 2046-05-17
+    gone = pupil("Gone", "One", born=date(1992, 1, 1))
     hold = held.place_legal_hold(reason="Claim", requested_by="Solicitor", **on(REGISTERED, DPO))
     records.save(old, held, young, gone)
     purge(records, gone.id, date(2025, 1, 10))
@@ -761,8 +761,59 @@ def test_retention_due_leaves_out_held_and_purged_pupils(records: PupilRecords) 
     assert [e.pupil_id for e in reader.due(date(2025, 3, 1))] == [old.id, held.id]
     assert reader.entry(held.id) is not None and reader.entry(uuid4()) is None
     assert reader.entry(old.id).as_json() == {  # type: ignore[union-attr]
-        "pupil_id": str(old.id), "due_on": "2024-03-31", "holds": [], "purged_on": None,
+        "pupil_id": str(old.id), "due_on": "2024-03-31", "sen_file_due_on": "2024-03-31",
+        "child_protection_due_on": None, "governed_by": "sen_file", "holds": [],
+        "purged_on": None,
     }  # fmt: skip
+
+
+def test_a_cross_referenced_record_shows_both_dates_and_the_later_governs(
+    records: PupilRecords,
+) -> None:
+    plain = pupil("Plain", "One", born=date(2012, 2, 29))
+    referenced = pupil("Referenced", "One", born=date(2012, 2, 29))
+    records.save(plain, referenced)
+    runner = core(records)
+    runner.catch_up()
+    loaded = records.get_pupil(referenced.id)
+    loaded.cross_reference_safeguarding(
+        policy=records.policy,
+        cpoms_log_id="CP-00042",
+        note="Logged in CPOMS",
+        dsl_decision=values.DslDecision.EARLY_HELP,
+        decided_by="OAK-dsl-1",
+        **on(date(2025, 1, 10)),
+    )
+    records.save(loaded)
+    runner.catch_up()
+    reader = RetentionReader(records)
+    cp, sen = reader.entry(referenced.id), reader.entry(plain.id)
+    assert cp is not None and sen is not None
+    # DOB + 31 for the SEN file, DOB + 25 for child protection: the SEN file governs.
+    assert (cp.sen_file_due_on, cp.child_protection_due_on, cp.due_on, cp.governed_by) == (
+        date(2043, 2, 28),
+        date(2037, 2, 28),
+        date(2043, 2, 28),
+        "sen_file",
+    )
+    assert (sen.child_protection_due_on, sen.due_on) == (None, date(2043, 2, 28))
+    assert reader.due(date(2040, 1, 1)) == []  # the child protection date alone purges nothing
+    incremental = snapshot(records)
+    runner.rebuild()
+    assert snapshot(records) == incremental
+    # A trust that keeps child protection records longer: that date governs.
+    periods = {"child_protection_years": 45}
+    retention = records.policy.retention.model_copy(update=periods)
+    records.policy = records.policy.model_copy(update={"retention": retention})
+    core(records).rebuild()
+    longer = reader.entry(referenced.id)
+    assert longer is not None
+    assert (longer.child_protection_due_on, longer.due_on, longer.governed_by) == (
+        date(2057, 2, 28),
+        date(2057, 2, 28),
+        "child_protection",
+    )
+    assert [e.pupil_id for e in reader.due(date(2050, 1, 1))] == [plain.id]
 
 
 # ----- the CLI ----------------------------------------------------------------------------
