@@ -592,7 +592,9 @@ class ExtendSubjectAccess(Body):
     """The response to a complex subject access request extended by two further months
     (UK GDPR art. 12(3)); the requester was told, with the reason, within the first month."""
 
-    request_seq: int = Field(ge=1, description="The SubjectAccessRequested entry.", examples=[7])
+    request_seq: int = Field(
+        ge=1, le=1_000_000, description="The SubjectAccessRequested entry.", examples=[7]
+    )
     reason: str = _text("Seven years of records across two academies and three agencies")
     told_on: date | None = Field(
         default=None, description="When the requester was told. Default: today."
